@@ -1,0 +1,70 @@
+# The two set-up commands (README): `make run` and `make test`. Everything else is a step of those.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The suite makes its own test database (test_<name>) on this server and never touches <name> itself.
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/neuroma_tracker
+PYTEST_ARGS ?=
+HOST ?= 127.0.0.1:8000
+
+.PHONY: run test test-sqlite test-postgres install install-dev lint format migrate seed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@ $(VENV)/.runtime
+
+install: $(VENV)/.runtime
+install-dev: $(VENV)/.dev
+
+# A local development configuration: DEBUG on and a random secret key, never committed.
+.env:
+	@printf 'DJANGO_DEBUG=1\nDJANGO_SECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > $@
+	@echo "Wrote .env for local development (DEBUG on, random SECRET_KEY)."
+
+var:
+	mkdir -p var
+
+migrate: install .env | var
+	$(BIN)/python manage.py migrate --noinput
+
+# Seeds only an empty database, and prints the demo login the first time it creates it.
+seed: migrate
+	$(BIN)/python manage.py seed_demo --if-empty
+
+run: seed
+	$(BIN)/python manage.py runserver $(HOST)
+
+# pytest exits 5 when it collects no test; that is reported, not hidden, but is not a failure of the code.
+define run_pytest
+	$(1) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+endef
+
+test: test-sqlite test-postgres
+
+test-sqlite: install-dev
+	@echo "== test suite on SQLite"
+	@$(call run_pytest,DATABASE_URL=sqlite:///:memory:)
+
+test-postgres: install-dev
+	@echo "== test suite on PostgreSQL ($(POSTGRES_TEST_URL))"
+	@$(call run_pytest,DATABASE_URL=$(POSTGRES_TEST_URL))
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

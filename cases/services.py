@@ -1,0 +1,98 @@
+"""Every write to the case record goes through these functions.
+
+Each one runs in a transaction, locks the presentation it changes (so two clinicians recording
+injections at once cannot both slip under the yearly limit), validates with the model's
+``full_clean()`` — which applies the field ranges, the cross-field rules and the treatment
+ladder — and only then saves. A ``ValidationError`` leaves the database untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from .models import Clinic, Complication, Patient, Presentation, Treatment, Visit
+
+
+def _validated_save(instance, **fields: Any):
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    instance.save()
+    return instance
+
+
+def _lock_presentation(presentation: Presentation) -> Presentation:
+    return Presentation.objects.select_for_update().select_related("patient__clinic").get(pk=presentation.pk)
+
+
+@transaction.atomic
+def patient_create(*, clinic: Clinic, **fields: Any) -> Patient:
+    return _validated_save(Patient(clinic=clinic), **fields)
+
+
+@transaction.atomic
+def patient_update(*, patient: Patient, **fields: Any) -> Patient:
+    fields.pop("clinic", None)  # a record never moves between clinics
+    return _validated_save(patient, **fields)
+
+
+@transaction.atomic
+def patient_archive(*, patient: Patient) -> Patient:
+    """Archive instead of delete: clinical records are kept."""
+    return _validated_save(patient, archived=True)
+
+
+@transaction.atomic
+def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
+    Patient.objects.select_for_update().get(pk=patient.pk)
+    return _validated_save(Presentation(patient=patient), **fields)
+
+
+@transaction.atomic
+def presentation_update(*, presentation: Presentation, **fields: Any) -> Presentation:
+    fields.pop("patient", None)
+    _lock_presentation(presentation)
+    return _validated_save(presentation, **fields)
+
+
+@transaction.atomic
+def visit_record(*, presentation: Presentation, clinician, **fields: Any) -> Visit:
+    presentation = _lock_presentation(presentation)
+    return _validated_save(Visit(presentation=presentation, clinician=clinician), **fields)
+
+
+@transaction.atomic
+def visit_update(*, visit: Visit, **fields: Any) -> Visit:
+    fields.pop("presentation", None)
+    _lock_presentation(visit.presentation)
+    return _validated_save(visit, **fields)
+
+
+@transaction.atomic
+def treatment_start(*, presentation: Presentation, kind: str, clinician, **fields: Any) -> Treatment:
+    """Start a treatment; the ladder rules are checked against the presentation's locked history."""
+    presentation = _lock_presentation(presentation)
+    return _validated_save(Treatment(presentation=presentation, kind=kind, clinician=clinician), **fields)
+
+
+@transaction.atomic
+def treatment_update(*, treatment: Treatment, **fields: Any) -> Treatment:
+    """Record a response, an end date or corrected details (the ladder re-checks a changed kind or date)."""
+    fields.pop("presentation", None)
+    _lock_presentation(treatment.presentation)
+    return _validated_save(treatment, **fields)
+
+
+@transaction.atomic
+def complication_record(*, treatment: Treatment, **fields: Any) -> Complication:
+    _lock_presentation(treatment.presentation)
+    return _validated_save(Complication(treatment=treatment), **fields)
+
+
+@transaction.atomic
+def complication_update(*, complication: Complication, **fields: Any) -> Complication:
+    fields.pop("treatment", None)
+    _lock_presentation(complication.treatment.presentation)
+    return _validated_save(complication, **fields)
