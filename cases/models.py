@@ -126,6 +126,7 @@ class Patient(models.Model):
                 fields=["clinic", "mrn"],
                 name="patient_mrn_unique_per_clinic",
                 violation_error_message="A patient with this medical record number already exists in this clinic.",
+                violation_error_code="unique",
             ),
             models.CheckConstraint(condition=~Q(mrn=""), name="patient_mrn_not_blank"),
             models.CheckConstraint(condition=Q(sex__in=Sex.values), name="patient_sex_valid"),
@@ -246,6 +247,7 @@ class Presentation(models.Model):
                 condition=Q(status=PresentationStatus.ACTIVE),
                 name="presentation_one_active_per_site",
                 violation_error_message="This patient already has an active presentation for this foot and interspace.",
+                violation_error_code="unique",
             ),
         ]
         indexes = [models.Index(fields=["status", "-first_seen_on"], name="presentation_status_seen")]

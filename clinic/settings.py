@@ -25,7 +25,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "cases",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -104,6 +109,46 @@ LADDER = {
     "INJECTION_MIN_INTERVAL_WEEKS": env.int("LADDER_INJECTION_MIN_INTERVAL_WEEKS", default=4),
     "INJECTION_MAX_PER_12_MONTHS": env.int("LADDER_INJECTION_MAX_PER_12_MONTHS", default=3),
     "WORSENING_PAIN_RISE": env.int("LADDER_WORSENING_PAIN_RISE", default=2),
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.ClinicRolePermission"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.StableCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAwareAutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+# Largest request body the API accepts; larger bodies answer 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Neuroma case tracker API",
+    "DESCRIPTION": (
+        "Clinic-scoped REST API for intermetatarsal (Morton's) neuroma cases: patients, presentations, visits, "
+        "treatments along the ladder, complications, outcome reports and FHIR R4 export. Errors are RFC 9457 "
+        "problem details. Authenticate with `Authorization: Bearer <token>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ReliefEnum": "cases.choices.Relief",
+        "ResponseEnum": "cases.choices.Response",
+    },
 }
 
 LOGGING = {

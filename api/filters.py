@@ -1,0 +1,87 @@
+"""Query filters for the collections, on the fields integrations search by (django-filter)."""
+
+import django_filters as filters
+from django.db.models import Exists, OuterRef, Q
+
+from cases.choices import ComplicationKind, Foot, PresentationStatus, Response, Sex, TreatmentKind
+from cases.models import Complication, Patient, Presentation, Treatment, Visit
+
+
+class PatientFilter(filters.FilterSet):
+    mrn = filters.CharFilter(help_text="Exact medical record number.")
+    name = filters.CharFilter(method="filter_name", help_text="Part of the given or family name.")
+    birth_date = filters.DateFromToRangeFilter()
+    sex = filters.ChoiceFilter(choices=Sex.choices)
+    archived = filters.BooleanFilter()
+
+    class Meta:
+        model = Patient
+        fields = ["mrn", "sex", "archived", "clinic"]
+
+    def filter_name(self, queryset, name, value):
+        return queryset.filter(Q(given_name__icontains=value) | Q(family_name__icontains=value))
+
+
+class PresentationFilter(filters.FilterSet):
+    patient = filters.NumberFilter()
+    mrn = filters.CharFilter(field_name="patient__mrn", help_text="The patient's medical record number.")
+    foot = filters.ChoiceFilter(choices=Foot.choices)
+    interspace = filters.NumberFilter()
+    status = filters.ChoiceFilter(choices=PresentationStatus.choices)
+    first_seen_on = filters.DateFromToRangeFilter()
+    rung = filters.NumberFilter(
+        method="filter_rung", help_text="Current rung: 1, 2, 3, 3.5 (alternative), 4; 0 for no treatment yet."
+    )
+    clinician = filters.NumberFilter(
+        method="filter_clinician", help_text="Presentations with a visit or treatment by this clinician."
+    )
+
+    class Meta:
+        model = Presentation
+        fields = ["patient", "foot", "interspace", "status"]
+
+    def filter_rung(self, queryset, name, value):
+        if value == 0:
+            return queryset.filter(current_step__isnull=True)
+        return queryset.filter(current_step=round(float(value) * 10))
+
+    def filter_clinician(self, queryset, name, value):
+        return queryset.filter(
+            Exists(Visit.objects.filter(presentation=OuterRef("pk"), clinician=value))
+            | Exists(Treatment.objects.filter(presentation=OuterRef("pk"), clinician=value))
+        )
+
+
+class VisitFilter(filters.FilterSet):
+    presentation = filters.NumberFilter()
+    seen_on = filters.DateFromToRangeFilter()
+    clinician = filters.NumberFilter()
+    mrn = filters.CharFilter(field_name="presentation__patient__mrn")
+
+    class Meta:
+        model = Visit
+        fields = ["presentation", "clinician"]
+
+
+class TreatmentFilter(filters.FilterSet):
+    presentation = filters.NumberFilter()
+    kind = filters.MultipleChoiceFilter(choices=TreatmentKind.choices)
+    response = filters.MultipleChoiceFilter(choices=Response.choices)
+    started_on = filters.DateFromToRangeFilter()
+    clinician = filters.NumberFilter()
+    mrn = filters.CharFilter(field_name="presentation__patient__mrn")
+
+    class Meta:
+        model = Treatment
+        fields = ["presentation", "kind", "response", "clinician"]
+
+
+class ComplicationFilter(filters.FilterSet):
+    treatment = filters.NumberFilter()
+    kind = filters.ChoiceFilter(choices=ComplicationKind.choices)
+    resolved = filters.BooleanFilter()
+    occurred_on = filters.DateFromToRangeFilter()
+
+    class Meta:
+        model = Complication
+        fields = ["treatment", "kind", "resolved"]

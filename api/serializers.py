@@ -1,0 +1,354 @@
+"""Translate between JSON and the case record. Writes are handed to ``cases.services``.
+
+Field names and enum codes are the domain's (DOMAIN.md §2). Range checks come from the model
+fields; ``cases.services`` then runs the model's ``full_clean()`` (cross-field rules and the
+treatment ladder) before anything is saved, so the API never re-implements a clinical rule.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from cases import ladder, services
+from cases.choices import AggravatingFactor, ExamSign, RelievingFactor, RiskFactor, Symptom
+from cases.models import Clinic, Complication, Patient, Presentation, Treatment, Visit
+from cases.selectors import WRITE_ROLES, clinic_ids_for
+
+User = get_user_model()
+READ_ONLY_STAMPS = ("id", "created_at", "updated_at")
+
+
+class CodeSetField(serializers.MultipleChoiceField):
+    """A set of value-set codes, as a sorted JSON array."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        return sorted(super().to_internal_value(data))
+
+    def to_representation(self, value):
+        return sorted(value or [])
+
+
+def _writable_clinic_ids(request) -> list[int] | None:
+    return clinic_ids_for(request.user, roles=WRITE_ROLES)
+
+
+def _scoped(queryset, request):
+    clinic_ids = _writable_clinic_ids(request)
+    return queryset if clinic_ids is None else queryset.in_clinics(clinic_ids)
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference to a record in a clinic where the caller may write; any other id 'does not exist'."""
+
+    def get_queryset(self):
+        return _scoped(super().get_queryset(), self.context["request"])
+
+
+class ClinicianField(serializers.PrimaryKeyRelatedField):
+    """A clinician who works (podiatrist or clinic admin) in one of the caller's writable clinics."""
+
+    def get_queryset(self):
+        clinic_ids = _writable_clinic_ids(self.context["request"])
+        users = User.objects.filter(is_active=True)
+        if clinic_ids is None:
+            return users
+        return users.filter(memberships__clinic__in=clinic_ids, memberships__role__in=WRITE_ROLES).distinct()
+
+
+class WriteSerializer(serializers.ModelSerializer):
+    """Base for writes: uniqueness is left to the model (one rule, one 409), saving to the services."""
+
+    def get_validators(self):
+        return []
+
+    @property
+    def user(self):
+        return self.context["request"].user
+
+
+# Patients
+
+
+class PatientSerializer(WriteSerializer):
+    clinic = serializers.PrimaryKeyRelatedField(
+        queryset=Clinic.objects.all(),
+        required=False,
+        help_text="Required only for users who work in more than one clinic.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "clinic",
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "sex",
+            "phone",
+            "email",
+            "archived",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [*READ_ONLY_STAMPS, "archived"]
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["clinic"].read_only = True  # a record never moves between clinics
+        return fields
+
+    def validate_clinic(self, clinic: Clinic) -> Clinic:
+        allowed = _writable_clinic_ids(self.context["request"])
+        if allowed is not None and clinic.pk not in allowed:
+            raise serializers.ValidationError("You cannot add patients to this clinic.", code="does_not_exist")
+        return clinic
+
+    def validate(self, attrs):
+        if self.instance is None and "clinic" not in attrs:
+            allowed = _writable_clinic_ids(self.context["request"])
+            if allowed is None or len(allowed) != 1:
+                raise serializers.ValidationError({"clinic": ["Give the clinic: you work in more than one."]})
+            attrs["clinic"] = Clinic.objects.get(pk=allowed[0])
+        return attrs
+
+    def create(self, validated_data):
+        return services.patient_create(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.patient_update(patient=instance, **validated_data)
+
+
+# Presentations
+
+
+class PatientSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = ["id", "mrn", "given_name", "family_name", "birth_date", "sex"]
+
+
+class RecommendationSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=[a.value for a in ladder.Action])
+    summary = serializers.CharField()
+    reason = serializers.CharField()
+    target_rung = serializers.IntegerField(allow_null=True, help_text="1–4, when escalating or considering surgery.")
+    worsening = serializers.BooleanField(help_text="Rest pain, or walking pain rising between visits.")
+    stalled = serializers.BooleanField(help_text="The trial has ended with no response recorded.")
+    trial_ends_on = serializers.DateField(allow_null=True)
+
+
+class PresentationSerializer(WriteSerializer):
+    patient = ScopedRelatedField(queryset=Patient.objects.filter(archived=False))
+    symptoms = CodeSetField(choices=Symptom.choices, required=False)
+    aggravating_factors = CodeSetField(choices=AggravatingFactor.choices, required=False)
+    relieving_factors = CodeSetField(choices=RelievingFactor.choices, required=False)
+    risk_factors = CodeSetField(choices=RiskFactor.choices, required=False)
+    exam_signs = CodeSetField(choices=ExamSign.choices, required=False)
+    patient_summary = PatientSummarySerializer(source="patient", read_only=True)
+    current_rung = serializers.SerializerMethodField(
+        help_text="Derived from the treatments: 1–4, 3.5 for alternatives."
+    )
+    current_rung_label = serializers.SerializerMethodField()
+    last_visit_on = serializers.DateField(read_only=True, allow_null=True)
+    latest_pain_walking = serializers.IntegerField(read_only=True, allow_null=True)
+    latest_pain_rest = serializers.IntegerField(read_only=True, allow_null=True)
+    recommendation = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Presentation
+        fields = [
+            "id",
+            "patient",
+            "patient_summary",
+            "foot",
+            "interspace",
+            "onset_on",
+            "first_seen_on",
+            "symptoms",
+            "aggravating_factors",
+            "relieving_factors",
+            "pain_at_rest",
+            "risk_factors",
+            "exam_signs",
+            "imaging",
+            "size_mm",
+            "unusual_size_confirmed",
+            "icd10_code",
+            "status",
+            "notes",
+            "current_rung",
+            "current_rung_label",
+            "last_visit_on",
+            "latest_pain_walking",
+            "latest_pain_rest",
+            "recommendation",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = READ_ONLY_STAMPS
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["patient"].read_only = True
+        return fields
+
+    @extend_schema_field(OpenApiTypes.FLOAT)
+    def get_current_rung(self, presentation) -> float | None:
+        step = getattr(presentation, "current_step", None)
+        return step / 10 if step else None
+
+    def get_current_rung_label(self, presentation) -> str:
+        return ladder.rung_label(getattr(presentation, "current_step", None))
+
+    @extend_schema_field(RecommendationSerializer)
+    def get_recommendation(self, presentation):
+        today = self.context.get("today") or presentation.patient.clinic.today()
+        rec = presentation.recommendation(today=today)
+        return RecommendationSerializer(
+            {
+                "action": rec.action.value,
+                "summary": rec.summary,
+                "reason": rec.reason,
+                "target_rung": rec.target_rung,
+                "worsening": rec.worsening,
+                "stalled": rec.stalled,
+                "trial_ends_on": rec.trial_ends_on,
+            }
+        ).data
+
+    def create(self, validated_data):
+        return services.presentation_create(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.presentation_update(presentation=instance, **validated_data)
+
+
+# Visits, treatments, complications
+
+
+class VisitSerializer(WriteSerializer):
+    presentation = ScopedRelatedField(queryset=Presentation.objects.all())
+    clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "presentation",
+            "seen_on",
+            "clinician",
+            "pain_walking",
+            "pain_rest",
+            "moxfq_walking_standing",
+            "moxfq_pain",
+            "moxfq_social",
+            "relief_since_previous",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = READ_ONLY_STAMPS
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["presentation"].read_only = True
+        return fields
+
+    def create(self, validated_data):
+        validated_data.setdefault("clinician", self.user)
+        return services.visit_record(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.visit_update(visit=instance, **validated_data)
+
+
+class ComplicationSerializer(WriteSerializer):
+    treatment = ScopedRelatedField(queryset=Treatment.objects.all())
+
+    class Meta:
+        model = Complication
+        fields = [
+            "id",
+            "treatment",
+            "kind",
+            "occurred_on",
+            "resolved",
+            "resolved_on",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = READ_ONLY_STAMPS
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["treatment"].read_only = True
+        return fields
+
+    def create(self, validated_data):
+        return services.complication_record(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.complication_update(complication=instance, **validated_data)
+
+
+class TreatmentSerializer(WriteSerializer):
+    presentation = ScopedRelatedField(queryset=Presentation.objects.all())
+    clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
+    rung = serializers.SerializerMethodField(help_text="Ladder position: 1–4, 3.5 for the alternatives.")
+    complications = ComplicationSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Treatment
+        fields = [
+            "id",
+            "presentation",
+            "kind",
+            "rung",
+            "orthosis_type",
+            "injection_drug",
+            "dose_mg",
+            "volume_ml",
+            "ultrasound_guided",
+            "approach",
+            "histology_confirmed",
+            "unusual_dose_confirmed",
+            "started_on",
+            "ended_on",
+            "clinician",
+            "response",
+            "response_assessed_on",
+            "justification",
+            "complications",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = READ_ONLY_STAMPS
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None:
+            fields["presentation"].read_only = True
+        return fields
+
+    @extend_schema_field(OpenApiTypes.FLOAT)
+    def get_rung(self, treatment) -> float:
+        return ladder.step_of(treatment.kind) / 10
+
+    def create(self, validated_data):
+        validated_data.setdefault("clinician", self.user)
+        return services.treatment_start(**validated_data)
+
+    def update(self, instance, validated_data):
+        return services.treatment_update(treatment=instance, **validated_data)

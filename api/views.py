@@ -1,0 +1,276 @@
+"""HTTP endpoints of /api/v1/: scope to the caller's clinics, hand writes to the services, shape responses.
+
+Every collection is scoped to the caller's clinics before anything else happens, so another
+clinic's record is simply not found (404). Writes carry ETags and honour If-Match; creates honour
+Idempotency-Key. Clinical rules are not written here: ``cases`` decides, this layer translates.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from cases import selectors, services
+from cases.models import Complication, Patient, Presentation, Treatment, Visit
+
+from . import filters
+from . import serializers as api_serializers
+from .concurrency import check_if_match, etag_for
+from .idempotency import idempotent
+
+WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
+
+
+class ClinicRecordViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, create, retrieve and update one kind of clinic record. Clinical records are never deleted here."""
+
+    http_method_names = WRITE_METHODS
+
+    def base_queryset(self):
+        raise NotImplementedError
+
+    def get_queryset(self):
+        return selectors.scope(self.base_queryset(), self.request.user)
+
+    def clinic_id_of(self, instance) -> int:
+        *path, last = self.queryset_model.CLINIC_PATH.split("__")
+        for step in path:
+            instance = getattr(instance, step)
+        return getattr(instance, f"{last}_id")
+
+    @property
+    def queryset_model(self):
+        return self.base_queryset().model
+
+    def _respond(self, instance, status_code=status.HTTP_200_OK, **headers) -> Response:
+        instance = self.get_queryset().get(pk=instance.pk)  # re-read with the list's annotations
+        return Response(
+            self.get_serializer(instance).data, status=status_code, headers={"ETag": etag_for(instance), **headers}
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        instance = self.get_object()
+        return Response(self.get_serializer(instance).data, headers={"ETag": etag_for(instance)})
+
+    @idempotent
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        instance = serializer.save()
+        location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{instance.pk}/")
+        return self._respond(instance, status.HTTP_201_CREATED, Location=location)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        with transaction.atomic():
+            instance = self.get_object()
+            # Lock the row and compare against its committed version, so two writers holding the
+            # same ETag cannot both succeed.
+            instance.updated_at = (
+                self.queryset_model.objects.select_for_update().values_list("updated_at", flat=True).get(pk=instance.pk)
+            )
+            check_if_match(request, instance)
+            serializer = self.get_serializer(instance, data=request.data, partial=partial)
+            serializer.is_valid(raise_exception=True)
+            instance = serializer.save()
+        return self._respond(instance)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List patients"),
+    create=extend_schema(summary="Register a patient"),
+    retrieve=extend_schema(summary="Read a patient"),
+    update=extend_schema(summary="Replace a patient's details"),
+    partial_update=extend_schema(summary="Change a patient's details"),
+)
+class PatientViewSet(ClinicRecordViewSet):
+    """Patients of the caller's clinics. Archived, never deleted."""
+
+    serializer_class = api_serializers.PatientSerializer
+    filterset_class = filters.PatientFilter
+    ordering_fields = ["mrn", "family_name", "birth_date", "created_at", "id"]
+
+    def base_queryset(self):
+        return Patient.objects.all()
+
+    @extend_schema(request=None, summary="Archive a patient (clinical records are never deleted)")
+    @action(detail=True, methods=["post"])
+    def archive(self, request, pk=None):
+        with transaction.atomic():
+            patient = self.get_object()
+            patient.updated_at = Patient.objects.select_for_update().values_list("updated_at", flat=True).get(pk=pk)
+            check_if_match(request, patient)
+            services.patient_archive(patient=patient)
+        return self._respond(patient)
+
+
+class PresentationQueryMixin:
+    def base_queryset(self):
+        return (
+            Presentation.objects.with_summary()
+            .select_related("patient", "patient__clinic")
+            .prefetch_related(
+                Prefetch("treatments", queryset=Treatment.objects.order_by("started_on", "pk")),
+                Prefetch("visits", queryset=Visit.objects.order_by("seen_on", "pk")),
+            )
+        )
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    event = serializers.ChoiceField(
+        choices=["visit", "treatment_started", "response_assessed", "treatment_ended", "complication"]
+    )
+    id = serializers.IntegerField(help_text="The visit, treatment or complication id.")
+    summary = serializers.CharField()
+
+
+class PainPointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    pain_walking = serializers.IntegerField()
+    pain_rest = serializers.IntegerField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    presentation = serializers.IntegerField()
+    events = TimelineEventSerializer(many=True)
+    pain_trajectory = PainPointSerializer(many=True)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List presentations with current rung, latest pain and next step"),
+    create=extend_schema(summary="Open a presentation (one foot, one interspace)"),
+    retrieve=extend_schema(summary="Read a presentation"),
+    update=extend_schema(summary="Replace a presentation"),
+    partial_update=extend_schema(summary="Change a presentation"),
+)
+class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
+    """Neuroma episodes, with what a clinician scans: current rung, latest pain, recommendation."""
+
+    serializer_class = api_serializers.PresentationSerializer
+    filterset_class = filters.PresentationFilter
+    ordering_fields = ["first_seen_on", "last_visit_on", "current_step", "status", "id"]
+
+    @extend_schema(responses=TimelineSerializer, summary="Visits, treatments and complications in date order")
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        presentation = self.get_object()
+        treatments = list(presentation.treatments.prefetch_related("complications"))
+        visits = list(presentation.visits.all())
+        events = [
+            {
+                "date": v.seen_on,
+                "event": "visit",
+                "id": v.pk,
+                "summary": f"Pain {v.pain_walking}/10 walking, {v.pain_rest}/10 at rest",
+            }
+            for v in visits
+        ]
+        for t in treatments:
+            label = t.get_kind_display()
+            events.append(
+                {"date": t.started_on, "event": "treatment_started", "id": t.pk, "summary": f"{label} started"}
+            )
+            if t.response_assessed_on:
+                events.append(
+                    {
+                        "date": t.response_assessed_on,
+                        "event": "response_assessed",
+                        "id": t.pk,
+                        "summary": f"{label}: {t.get_response_display().lower()}",
+                    }
+                )
+            if t.ended_on:
+                events.append({"date": t.ended_on, "event": "treatment_ended", "id": t.pk, "summary": f"{label} ended"})
+            events.extend(
+                {
+                    "date": c.occurred_on,
+                    "event": "complication",
+                    "id": c.pk,
+                    "summary": f"{c.get_kind_display()} after {label.lower()}",
+                }
+                for c in t.complications.all()
+            )
+        order = {
+            name: i
+            for i, name in enumerate(
+                ["treatment_started", "visit", "response_assessed", "complication", "treatment_ended"]
+            )
+        }
+        events.sort(key=lambda e: (e["date"], order[e["event"]], e["id"]))
+        timeline = {
+            "presentation": presentation.pk,
+            "events": events,
+            "pain_trajectory": [
+                {"date": v.seen_on, "pain_walking": v.pain_walking, "pain_rest": v.pain_rest} for v in visits
+            ],
+        }
+        return Response(TimelineSerializer(timeline).data)
+
+    @extend_schema(
+        responses=api_serializers.RecommendationSerializer, summary="The treatment ladder's recommended next step"
+    )
+    @action(detail=True, methods=["get"], url_path="next-step")
+    def next_step(self, request, pk=None):
+        presentation = self.get_object()
+        return Response(self.get_serializer(presentation).data["recommendation"])
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List visits"),
+    create=extend_schema(summary="Record a visit"),
+    retrieve=extend_schema(summary="Read a visit"),
+    update=extend_schema(summary="Replace a visit"),
+    partial_update=extend_schema(summary="Correct a visit"),
+)
+class VisitViewSet(ClinicRecordViewSet):
+    serializer_class = api_serializers.VisitSerializer
+    filterset_class = filters.VisitFilter
+    ordering_fields = ["seen_on", "id"]
+
+    def base_queryset(self):
+        return Visit.objects.select_related("presentation__patient")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List treatments"),
+    create=extend_schema(summary="Start a treatment (the ladder rules apply)"),
+    retrieve=extend_schema(summary="Read a treatment"),
+    update=extend_schema(summary="Replace a treatment"),
+    partial_update=extend_schema(summary="Record a response, an end date or a correction"),
+)
+class TreatmentViewSet(ClinicRecordViewSet):
+    serializer_class = api_serializers.TreatmentSerializer
+    filterset_class = filters.TreatmentFilter
+    ordering_fields = ["started_on", "id"]
+
+    def base_queryset(self):
+        return Treatment.objects.select_related("presentation__patient").prefetch_related(
+            Prefetch("complications", queryset=Complication.objects.order_by("occurred_on", "pk"))
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List complications"),
+    create=extend_schema(summary="Record a complication of a treatment"),
+    retrieve=extend_schema(summary="Read a complication"),
+    update=extend_schema(summary="Replace a complication"),
+    partial_update=extend_schema(summary="Change a complication (e.g. resolve it)"),
+)
+class ComplicationViewSet(ClinicRecordViewSet):
+    serializer_class = api_serializers.ComplicationSerializer
+    filterset_class = filters.ComplicationFilter
+    ordering_fields = ["occurred_on", "id"]
+
+    def base_queryset(self):
+        return Complication.objects.select_related("treatment__presentation__patient")
