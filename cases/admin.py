@@ -1,0 +1,681 @@
+"""The clinic-scoped admin: how clinicians list, open and record patients, presentations, visits and treatments.
+
+Who may see and change what comes from the user's role in each clinic (``cases.selectors``), not from
+Django's per-model permissions: podiatrists and clinic admins write, reviewers read, and only
+superusers delete clinical records (patients are archived instead). Every queryset and every
+foreign-key choice is scoped to the user's clinics, so another clinic's record is "not found",
+never shown. Saves are validated by the models' ``full_clean()`` (ranges, cross-field rules and the
+treatment ladder), plus ``cases.forms`` for rows added together in one submission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from . import ladder, services
+from .choices import Response, Role
+from .forms import ClinicianChoiceField, PresentationInlineFormSet, TreatmentInlineFormSet
+from .models import Clinic, Complication, Membership, Patient, Presentation, Treatment, Visit
+from .selectors import (
+    WRITE_ROLES,
+    can_write,
+    clinic_ids_for,
+    clinic_roles,
+    is_clinic_admin,
+    progression_review,
+    scope,
+)
+
+User = get_user_model()
+COMPACT_NOTES = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
+
+
+def _clinic_id_of(record: models.Model) -> int:
+    """The id of the clinic a clinical record belongs to, by walking its model's ``CLINIC_PATH``."""
+    *hops, last = record.CLINIC_PATH.split("__")
+    for hop in hops:
+        record = getattr(record, hop)
+    return getattr(record, f"{last}_id")
+
+
+def _clinicians(*, clinic_ids: list[int] | None, presentation: Presentation | None = None) -> QuerySet:
+    """Members of the given clinics (every clinic when None), as clinician choices."""
+    members = Q(memberships__isnull=False) if clinic_ids is None else Q(memberships__clinic_id__in=clinic_ids)
+    if presentation is not None:
+        # Whoever is already recorded on this presentation stays selectable after leaving the clinic, so
+        # staff changes never block correcting an old visit or treatment.
+        members |= Q(pk__in=Visit.objects.filter(presentation=presentation).values("clinician"))
+        members |= Q(pk__in=Treatment.objects.filter(presentation=presentation).values("clinician"))
+    return User.objects.filter(members).distinct().order_by("last_name", "first_name", "username")
+
+
+def _narrow_clinician_choices(form_class: type[forms.BaseForm], presentation: Presentation) -> None:
+    field = form_class.base_fields.get("clinician")
+    if field is not None:
+        field.queryset = _clinicians(clinic_ids=[_clinic_id_of(presentation)], presentation=presentation)
+
+
+def _default_clinician(record: models.Model, user) -> None:
+    """A visit or treatment saved with no clinician was recorded by the logged-in user."""
+    if hasattr(record, "clinician_id") and record.clinician_id is None:
+        record.clinician = user
+
+
+def _lock_presentation(presentation_pk: int) -> None:
+    # Taken before the submission is validated, as cases.services does, so two clinicians adding
+    # injections at the same moment cannot both slip under the yearly limit. The admin runs each
+    # change view in a transaction; SQLite, which has no row locks, serialises writes anyway.
+    list(Presentation.objects.select_for_update().filter(pk=presentation_pk).values_list("pk", flat=True))
+
+
+class ClinicRolePermissions:
+    """Permissions from the user's role in the record's clinic; for an inline, the parent record's clinic."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser or bool(clinic_roles(request.user))
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        roles = clinic_roles(request.user)
+        return bool(roles) if obj is None else _clinic_id_of(obj) in roles
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return can_write(request.user, None if obj is None else _clinic_id_of(obj))
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return can_write(request.user, None if obj is None else _clinic_id_of(obj))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return scope(super().get_queryset(request), request.user)
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        user = request.user
+        writable = clinic_ids_for(user, roles=WRITE_ROLES)
+        if db_field.related_model is Clinic:
+            clinics = Clinic.objects.all()
+            kwargs["queryset"] = clinics if writable is None else clinics.filter(pk__in=writable)
+        elif hasattr(db_field.related_model, "CLINIC_PATH"):
+            kwargs["queryset"] = scope(db_field.related_model._default_manager.all(), user, roles=WRITE_ROLES)
+        elif db_field.name == "clinician":
+            # Narrowed to the record's own clinic once it is known (get_form / get_formset).
+            kwargs["queryset"] = _clinicians(clinic_ids=writable)
+            kwargs["form_class"] = ClinicianChoiceField
+            kwargs["required"] = False
+            kwargs["help_text"] = "Leave blank to record yourself."
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class ClinicRecordAdmin(ClinicRolePermissions, admin.ModelAdmin):
+    """A clinical record's own pages; ``owner_field`` ties it to its clinic and is fixed once saved."""
+
+    owner_field: str
+    formfield_overrides = COMPACT_NOTES
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        owner = form_class.base_fields.get(self.owner_field)
+        if obj is not None and owner is not None:
+            # Disabled rather than read-only, so the owner still takes part in validation (the MRN is unique
+            # per clinic; a site has one active presentation per patient). Services never move a record either.
+            owner.disabled = True
+            owner.help_text = "A saved record stays where it was created."
+        return form_class
+
+    def get_inlines(self, request: HttpRequest, obj):
+        # Child rows are added once their parent is saved: their rules (dates against the first visit or the
+        # birth date, the ladder) need the saved parent to be judged at all.
+        return self.inlines if obj is not None else []
+
+    def presentation_pk_of(self, record: models.Model) -> int | None:
+        """The presentation to lock while a change to ``record`` is validated, if its rules read siblings."""
+        return None
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
+        record = super().get_object(request, object_id, from_field)
+        if record is not None and request.method == "POST":
+            presentation_pk = self.presentation_pk_of(record)
+            if presentation_pk is not None:
+                _lock_presentation(presentation_pk)
+        return record
+
+    def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
+        _default_clinician(obj, request.user)
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        rows = formset.save(commit=False)
+        for deleted in formset.deleted_objects:
+            deleted.delete()
+        for row in rows:
+            _default_clinician(row, request.user)
+            row.save()
+        formset.save_m2m()
+
+
+# Inlines
+
+
+class VisitInline(ClinicRolePermissions, admin.TabularInline):
+    model = Visit
+    extra = 1
+    fields = [
+        "seen_on",
+        "clinician",
+        "pain_walking",
+        "pain_rest",
+        "moxfq_walking_standing",
+        "moxfq_pain",
+        "moxfq_social",
+        "relief_since_previous",
+        "notes",
+    ]
+    formfield_overrides = COMPACT_NOTES
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None:
+            _narrow_clinician_choices(formset.form, obj)
+        return formset
+
+
+TREATMENT_FIELDSETS = [
+    (None, {"fields": ["kind", ("started_on", "ended_on"), "clinician"]}),
+    (
+        "Details",
+        {
+            "fields": [
+                "orthosis_type",
+                ("injection_drug", "dose_mg", "volume_ml"),
+                "unusual_dose_confirmed",
+                "ultrasound_guided",
+                ("approach", "histology_confirmed"),
+            ],
+            "description": "Record only the details that apply to this kind of treatment.",
+        },
+    ),
+    ("Response", {"fields": [("response", "response_assessed_on")]}),
+    ("Departing from the ladder", {"fields": ["justification"]}),
+]
+
+
+class TreatmentInline(ClinicRolePermissions, admin.StackedInline):
+    model = Treatment
+    formset = TreatmentInlineFormSet
+    fieldsets = TREATMENT_FIELDSETS
+    extra = 0
+    show_change_link = True
+    formfield_overrides = COMPACT_NOTES
+
+    def get_formset(self, request: HttpRequest, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        if obj is not None:
+            _narrow_clinician_choices(formset.form, obj)
+        return formset
+
+
+class ComplicationInline(ClinicRolePermissions, admin.TabularInline):
+    model = Complication
+    extra = 1
+    fields = ["kind", "occurred_on", "resolved", "resolved_on", "notes"]
+    formfield_overrides = COMPACT_NOTES
+
+
+class PresentationInline(ClinicRolePermissions, admin.TabularInline):
+    model = Presentation
+    formset = PresentationInlineFormSet
+    extra = 1
+    fields = ["foot", "interspace", "onset_on", "first_seen_on", "status"]
+    show_change_link = True
+
+
+# List filters
+
+
+class RungFilter(admin.SimpleListFilter):
+    """The current rung: the highest ladder position among the presentation's treatments."""
+
+    title = "current rung"
+    parameter_name = "rung"
+    NONE_YET = "none"
+
+    def lookups(self, request, model_admin):
+        return [(self.NONE_YET, "None yet"), *[(str(step), label) for step, label in ladder.STEP_LABELS.items()]]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == self.NONE_YET:
+            return queryset.filter(current_step__isnull=True)
+        if value in {str(step) for step in ladder.STEP_LABELS}:
+            return queryset.filter(current_step=int(value))
+        return queryset
+
+
+class CurrentResponseFilter(admin.SimpleListFilter):
+    """The response to the current treatment, which is what decides the next step.
+
+    The current treatment is the one ``cases.ladder.recommend`` judges: highest rung, then latest start.
+    A response recorded on an earlier rung is history, so it does not match.
+    """
+
+    title = "current treatment's response"
+    parameter_name = "current_response"
+
+    def lookups(self, request, model_admin):
+        return Response.choices
+
+    def queryset(self, request, queryset):
+        if self.value() not in Response.values:
+            return queryset
+        current = (
+            Treatment.objects.filter(presentation=OuterRef("pk"))
+            .annotate(step=Treatment.step_expression())
+            .order_by("-step", "-started_on", "pk")
+        )
+        return queryset.annotate(current_response=Subquery(current.values("response")[:1])).filter(
+            current_response=self.value()
+        )
+
+
+class InterspaceFilter(admin.SimpleListFilter):
+    title = "interspace"
+    parameter_name = "interspace"
+
+    def lookups(self, request, model_admin):
+        return [("1", "1st"), ("2", "2nd"), ("3", "3rd (Morton's)"), ("4", "4th")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"1", "2", "3", "4"}:
+            return queryset.filter(interspace=int(self.value()))
+        return queryset
+
+
+# Clinical records
+
+
+@admin.register(Patient)
+class PatientAdmin(ClinicRecordAdmin):
+    owner_field = "clinic"
+    list_display = ["mrn", "family_name", "given_name", "birth_date", "sex", "clinic", "archived"]
+    list_display_links = ["mrn", "family_name"]
+    list_filter = [("clinic", admin.RelatedOnlyFieldListFilter), "archived", "sex"]
+    list_select_related = ["clinic"]
+    search_fields = ["mrn", "family_name", "given_name"]
+    search_help_text = "Search by MRN or name."
+    fields = ["clinic", "mrn", ("given_name", "family_name"), ("birth_date", "sex"), ("phone", "email"), "archived"]
+    inlines = [PresentationInline]
+    actions = ["archive_selected"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        # Archiving goes through cases.services.patient_archive (the action); only a superuser un-archives.
+        return [] if request.user.is_superuser else ["archived"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = super().get_changeform_initial_data(request)
+        writable = clinic_ids_for(request.user, roles=WRITE_ROLES)
+        if writable is not None and len(writable) == 1:
+            initial.setdefault("clinic", writable[0])
+        return initial
+
+    @admin.action(description="Archive selected patients", permissions=["change"])
+    def archive_selected(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
+        archived = 0
+        for patient in scope(queryset, request.user, roles=WRITE_ROLES).filter(archived=False):
+            try:
+                services.patient_archive(patient=patient)
+            except ValidationError as error:
+                self.message_user(request, f"{patient} was not archived: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                archived += 1
+        self.message_user(request, f"Archived {archived} patient{'' if archived == 1 else 's'}.", messages.SUCCESS)
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    change_url: str
+    mrn: str
+    patient_name: str
+    site: str
+    clinic: str
+    rung: str
+    summary: str
+    reason: str
+    skipped: str
+
+
+@dataclass(frozen=True)
+class ReviewSection:
+    key: str
+    title: str
+    description: str
+    rows: list[ReviewRow]
+
+
+@admin.register(Presentation)
+class PresentationAdmin(ClinicRecordAdmin):
+    owner_field = "patient"
+    list_display = [
+        "mrn",
+        "patient_name",
+        "foot_and_space",
+        "current_rung",
+        "latest_pain_walking",
+        "last_visit_on",
+        "status",
+    ]
+    list_display_links = ["mrn", "foot_and_space"]
+    list_filter = [
+        RungFilter,
+        CurrentResponseFilter,
+        "status",
+        ("patient__clinic", admin.RelatedOnlyFieldListFilter),
+        InterspaceFilter,
+        "foot",
+    ]
+    list_select_related = ["patient__clinic"]
+    search_fields = ["patient__mrn", "patient__family_name", "patient__given_name"]
+    search_help_text = "Search by MRN or patient name."
+    readonly_fields = ["recommendation"]
+    fieldsets = [
+        (None, {"fields": ["patient", ("foot", "interspace"), "status"]}),
+        ("Next step on the ladder", {"fields": ["recommendation"]}),
+        (
+            "History",
+            {
+                "fields": [
+                    ("onset_on", "first_seen_on"),
+                    "symptoms",
+                    "aggravating_factors",
+                    "relieving_factors",
+                    "pain_at_rest",
+                    "risk_factors",
+                ]
+            },
+        ),
+        ("Examination and imaging", {"fields": ["exam_signs", ("imaging", "size_mm"), "unusual_size_confirmed"]}),
+        ("Coding and notes", {"fields": ["icd10_code", "notes"]}),
+    ]
+    inlines = [VisitInline, TreatmentInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Presentation]:
+        return super().get_queryset(request).with_summary()
+
+    def get_fieldsets(self, request: HttpRequest, obj=None):
+        if obj is None:
+            return [fieldset for fieldset in self.fieldsets if "recommendation" not in fieldset[1]["fields"]]
+        return self.fieldsets
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        patient = form_class.base_fields.get("patient")
+        if obj is None and patient is not None:
+            patient.queryset = patient.queryset.filter(archived=False)
+        return form_class
+
+    def presentation_pk_of(self, record: Presentation) -> int:
+        return record.pk
+
+    @admin.display(description="MRN", ordering="patient__mrn")
+    def mrn(self, presentation: Presentation) -> str:
+        return presentation.patient.mrn
+
+    @admin.display(description="patient", ordering="patient__family_name")
+    def patient_name(self, presentation: Presentation) -> str:
+        return f"{presentation.patient.family_name}, {presentation.patient.given_name}"
+
+    @admin.display(description="foot and space", ordering="interspace")
+    def foot_and_space(self, presentation: Presentation) -> str:
+        return f"{presentation.get_foot_display()} · interspace {presentation.interspace}"
+
+    @admin.display(description="current rung", ordering="current_step")
+    def current_rung(self, presentation: Presentation) -> str:
+        return ladder.rung_label(presentation.current_step)
+
+    @admin.display(description="walking pain (latest)", ordering="latest_pain_walking")
+    def latest_pain_walking(self, presentation: Presentation) -> int | None:
+        return presentation.latest_pain_walking
+
+    @admin.display(description="last visit", ordering="last_visit_on")
+    def last_visit_on(self, presentation: Presentation):
+        return presentation.last_visit_on
+
+    @admin.display(description="recommendation")
+    def recommendation(self, presentation: Presentation) -> str:
+        if presentation.pk is None:
+            return "—"
+        advice = presentation.recommendation()
+        return format_html("<strong>{}</strong><br>{}", advice.summary, advice.reason)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        extra_context = {**(extra_context or {}), "can_review_progression": is_clinic_admin(request.user)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        review = path(
+            "review/",
+            self.admin_site.admin_view(self.progression_review_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_review",
+        )
+        # Before the default URLs, whose "<object_id>/" pattern would otherwise take "review/".
+        return [review, *super().get_urls()]
+
+    def progression_review_view(self, request: HttpRequest) -> TemplateResponse:
+        """Active cases needing a clinic admin's attention, one section per reason."""
+        if not is_clinic_admin(request.user):
+            raise PermissionDenied
+        review = progression_review(user=request.user)
+        sections = [
+            ReviewSection(
+                "due_for_escalation",
+                "Due for escalation",
+                "The current rung has failed or the case is worsening: move up the ladder or consider surgery.",
+                self._review_rows(review.due_for_escalation),
+            ),
+            ReviewSection(
+                "stalled",
+                "Stalled",
+                "The trial has ended and no response has been recorded.",
+                self._review_rows(review.stalled),
+            ),
+            ReviewSection(
+                "skipped_rungs",
+                "Skipped rungs",
+                "A treatment was started more than one rung above everything tried before it.",
+                self._review_rows(review.skipped_rungs),
+            ),
+            ReviewSection(
+                "worsening",
+                "Worsening",
+                "Pain at rest, or walking pain rising between visits.",
+                self._review_rows(review.worsening),
+            ),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Progression review",
+            "opts": self.opts,
+            "sections": sections,
+        }
+        return TemplateResponse(request, "admin/cases/presentation/progression_review.html", context)
+
+    def _review_rows(self, entries) -> list[ReviewRow]:
+        rows = []
+        for entry in entries:
+            presentation, advice = entry.presentation, entry.recommendation
+            rows.append(
+                ReviewRow(
+                    change_url=reverse(
+                        f"admin:{self.opts.app_label}_{self.opts.model_name}_change",
+                        args=[presentation.pk],
+                        current_app=self.admin_site.name,
+                    ),
+                    mrn=presentation.patient.mrn,
+                    patient_name=f"{presentation.patient.family_name}, {presentation.patient.given_name}",
+                    site=self.foot_and_space(presentation),
+                    clinic=presentation.patient.clinic.name,
+                    rung=ladder.rung_label(ladder.highest_step(presentation.treatments.all())),
+                    summary=advice.summary,
+                    reason=advice.reason,
+                    skipped=", ".join(str(treatment) for treatment in entry.skipped),
+                )
+            )
+        return rows
+
+
+class PresentationChildAdmin(ClinicRecordAdmin):
+    """Visits and treatments are added on their presentation's page, where the ladder so far is in view;
+    their own pages are for lists, corrections, responses and (for treatments) complications."""
+
+    owner_field = "presentation"
+    list_select_related = ["presentation__patient__clinic", "clinician"]
+    search_fields = [
+        "presentation__patient__mrn",
+        "presentation__patient__family_name",
+        "presentation__patient__given_name",
+    ]
+    search_help_text = "Search by MRN or patient name."
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # For the change page too (it reads the clinic for permissions), not only the list; the changelist
+        # skips list_select_related once a queryset already selects related rows.
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            _narrow_clinician_choices(form_class, obj.presentation)
+        return form_class
+
+    @admin.display(description="MRN", ordering="presentation__patient__mrn")
+    def mrn(self, record) -> str:
+        return record.presentation.patient.mrn
+
+    @admin.display(description="patient", ordering="presentation__patient__family_name")
+    def patient_name(self, record) -> str:
+        patient = record.presentation.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+    @admin.display(description="foot and space")
+    def foot_and_space(self, record) -> str:
+        presentation = record.presentation
+        return f"{presentation.get_foot_display()} · interspace {presentation.interspace}"
+
+    @admin.display(description="clinician")
+    def clinician_name(self, record) -> str:
+        return record.clinician.get_full_name() or record.clinician.get_username()
+
+
+@admin.register(Visit)
+class VisitAdmin(PresentationChildAdmin):
+    list_display = ["mrn", "patient_name", "foot_and_space", "seen_on", "pain_walking", "pain_rest", "clinician_name"]
+    list_display_links = ["mrn", "seen_on"]
+    list_filter = [("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter), "relief_since_previous"]
+    fields = [
+        "presentation",
+        "seen_on",
+        "clinician",
+        ("pain_walking", "pain_rest"),
+        ("moxfq_walking_standing", "moxfq_pain", "moxfq_social"),
+        "relief_since_previous",
+        "notes",
+    ]
+
+
+@admin.register(Treatment)
+class TreatmentAdmin(PresentationChildAdmin):
+    list_display = ["mrn", "patient_name", "foot_and_space", "kind", "started_on", "response", "clinician_name"]
+    list_display_links = ["mrn", "kind"]
+    list_filter = ["kind", "response", ("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter)]
+    fieldsets = [(None, {"fields": ["presentation"]}), *TREATMENT_FIELDSETS]
+    inlines = [ComplicationInline]
+
+    def presentation_pk_of(self, record: Treatment) -> int:
+        return record.presentation_id
+
+
+# Clinics and their staff
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    fields = ["user", "role"]
+
+
+@admin.register(Clinic)
+class ClinicAdmin(admin.ModelAdmin):
+    """Clinics and who works in them: superusers only."""
+
+    list_display = ["name", "slug", "time_zone"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [MembershipInline]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Superusers manage memberships; a clinic admin may read their own clinic's."""
+
+    list_display = ["user", "clinic", "role"]
+    list_filter = ["role", ("clinic", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["user", "clinic"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+
+    def _administered_clinic_ids(self, request: HttpRequest) -> list[int] | None:
+        return clinic_ids_for(request.user, roles=frozenset({Role.CLINIC_ADMIN}))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
+        memberships = super().get_queryset(request)
+        clinic_ids = self._administered_clinic_ids(request)
+        return memberships if clinic_ids is None else memberships.filter(clinic_id__in=clinic_ids)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_clinic_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if request.user.is_superuser:
+            return True
+        if obj is None:
+            return is_clinic_admin(request.user)
+        return obj.clinic_id in self._administered_clinic_ids(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
