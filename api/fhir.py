@@ -49,6 +49,7 @@ from cases.choices import (
 from cases.models import INJECTABLE_KINDS, Complication, Patient, Presentation, Treatment, Visit
 
 FHIR_VERSION = "4.0.1"
+FHIR_CONTENT_TYPE = "application/fhir+json"
 
 # Every exported id is uuid5(this namespace, "<ResourceType>/<key>"). Fixed for good: changing it
 # changes every id ever exported, and receiving systems match re-exports on these ids.

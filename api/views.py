@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -17,6 +18,7 @@ from rest_framework.response import Response
 from cases import selectors, services
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
+from . import fhir as fhir_export
 from . import filters
 from . import serializers as api_serializers
 from .concurrency import check_if_match, etag_for
@@ -101,7 +103,7 @@ class PatientViewSet(ClinicRecordViewSet):
     ordering_fields = ["mrn", "family_name", "birth_date", "created_at", "id"]
 
     def base_queryset(self):
-        return Patient.objects.all()
+        return fhir_export.patient_export_queryset() if self.action == "fhir" else Patient.objects.all()
 
     @extend_schema(request=None, summary="Archive a patient (clinical records are never deleted)")
     @action(detail=True, methods=["post"])
@@ -112,6 +114,20 @@ class PatientViewSet(ClinicRecordViewSet):
             check_if_match(request, patient)
             services.patient_archive(patient=patient)
         return self._respond(patient)
+
+    @extend_schema(
+        summary="Export the patient's neuroma record as a FHIR R4 Bundle (type collection)",
+        responses={
+            (200, fhir_export.FHIR_CONTENT_TYPE): OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="A FHIR R4 Bundle: Patient, a Condition per presentation, an Encounter per visit, "
+                "Observations for pain (LOINC 72514-3) and MOxFQ domain scores, a Procedure per treatment.",
+            )
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def fhir(self, request, pk=None):
+        return Response(fhir_export.patient_bundle(self.get_object()), content_type=fhir_export.FHIR_CONTENT_TYPE)
 
 
 class PresentationQueryMixin:

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.fhir_validation import assert_valid_r4_bundle
+
 pytestmark = pytest.mark.django_db
 
 
@@ -145,3 +147,13 @@ def test_a_case_walks_the_ladder_from_first_visit_to_neurectomy_outcome(api):
         ("corticosteroid_injection", "none"),
         ("neurectomy", "complete"),
     ]
+
+    export = api.get(f"/api/v1/patients/{patient['id']}/fhir/")
+    assert export.status_code == 200
+    assert export["Content-Type"] == "application/fhir+json"
+    bundle = export.json()
+    assert_valid_r4_bundle(bundle)
+    types = [entry["resource"]["resourceType"] for entry in bundle["entry"]]
+    assert types.count("Encounter") == 6
+    assert types.count("Procedure") == 4
+    assert types.count("Observation") >= 12  # walking and rest pain for each of the six visits
