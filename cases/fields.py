@@ -25,7 +25,11 @@ class ChoiceSetField(models.JSONField):
         kwargs["value_set"] = self.value_set
         if kwargs.get("default") is list:
             del kwargs["default"]
-        kwargs.pop("blank", None)
+        # blank defaults to True here, unlike on Field, so only blank=False needs recording.
+        if self.blank:
+            kwargs.pop("blank", None)
+        else:
+            kwargs["blank"] = False
         return name, path, args, kwargs
 
     def validate(self, value, model_instance):
@@ -33,7 +37,8 @@ class ChoiceSetField(models.JSONField):
         if not isinstance(value, list | tuple):
             raise ValidationError("Expected a list of codes.", code="invalid")
         allowed = {code for code, _ in self.value_set}
-        unknown = sorted(str(code) for code in value if code not in allowed)
+        # A non-string (a JSON object or array from an API client) is unknown, not a crash on hashing it.
+        unknown = sorted(str(code) for code in value if not isinstance(code, str) or code not in allowed)
         if unknown:
             raise ValidationError(
                 "Unknown code(s): %(unknown)s. Allowed: %(allowed)s.",

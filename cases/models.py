@@ -142,9 +142,19 @@ class Patient(models.Model):
 
     def clean(self):
         super().clean()
-        self.mrn = (self.mrn or "").strip()
+        entered, self.mrn = self.mrn, (self.mrn or "").strip()
+        if entered and not self.mrn:
+            # Only spaces: the field's own blank check saw text, so say it here.
+            raise ValidationError({"mrn": self._meta.get_field("mrn").error_messages["blank"]})
         if self.birth_date and self.clinic_id and self.birth_date > self.clinic.today():
             raise ValidationError({"birth_date": "The birth date cannot be in the future."})
+        if self.pk and self.birth_date:
+            # Moving the birth date must not leave an already recorded clinical date before it.
+            earliest = _earliest_clinical_date(self)
+            if earliest and earliest < self.birth_date:
+                raise ValidationError(
+                    {"birth_date": f"The birth date cannot be after a recorded clinical date ({earliest.isoformat()})."}
+                )
 
 
 def _not_future(errors: dict, clinic: Clinic, **dates) -> None:
@@ -152,6 +162,16 @@ def _not_future(errors: dict, clinic: Clinic, **dates) -> None:
     for field_name, value in dates.items():
         if value and value > today:
             errors.setdefault(field_name, []).append(f"This date is in the future (today is {today.isoformat()}).")
+
+
+def _earliest_clinical_date(patient: Patient) -> datetime.date | None:
+    # Visits and complications cannot precede their presentation and treatment, so these bound them too.
+    dates = Presentation.objects.filter(patient=patient).aggregate(
+        onset=models.Min("onset_on"),
+        first_seen=models.Min("first_seen_on"),
+        started=models.Min("treatments__started_on"),
+    )
+    return min((day for day in dates.values() if day), default=None)
 
 
 def _not_before_birth(errors: dict, patient: Patient, **dates) -> None:
@@ -269,10 +289,17 @@ class Presentation(models.Model):
             errors.setdefault("onset_on", []).append("Onset cannot be after the date first seen.")
         if self.size_mm is not None and self.imaging == Imaging.NONE:
             errors.setdefault("imaging", []).append("A neuroma size needs the imaging it was measured on.")
-        if neuroma_size_warnings(self.size_mm) and not self.unusual_size_confirmed:
-            errors.setdefault("size_mm", []).extend(
-                [*neuroma_size_warnings(self.size_mm), "Tick 'unusual size confirmed' if it is correct."]
-            )
+        # Only a size inside the hard 0–40 mm range can be confirmed as unusual; the validator refuses the rest.
+        size_warnings = neuroma_size_warnings(self.size_mm) if self.size_mm is None or self.size_mm <= 40 else []
+        if size_warnings and not self.unusual_size_confirmed:
+            errors.setdefault("size_mm", []).extend([*size_warnings, "Tick 'unusual size confirmed' if it is correct."])
+        if self.pk and self.first_seen_on:
+            # Moving the first-seen date must not leave a recorded visit before it.
+            earliest_visit = self.visits.aggregate(earliest=models.Min("seen_on"))["earliest"]
+            if earliest_visit and earliest_visit < self.first_seen_on:
+                errors.setdefault("first_seen_on", []).append(
+                    f"First seen cannot be after a recorded visit ({earliest_visit.isoformat()})."
+                )
         if errors:
             raise ValidationError(errors)
 
@@ -443,6 +470,11 @@ class Treatment(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} from {self.started_on}"
 
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # What was just saved has been judged, as if loaded: a later response alone must not re-judge it.
+        self._loaded_ladder_values = {name: getattr(self, name) for name in self.LADDER_FIELDS}
+
     @staticmethod
     def step_expression() -> models.Case:
         """The ladder position of ``kind`` as a SQL expression, for annotations and filters."""
@@ -478,6 +510,13 @@ class Treatment(models.Model):
             }
             _not_future(errors, patient.clinic, **dates)
             _not_before_birth(errors, patient, **dates)
+        if self.pk and self.started_on:
+            # Moving the start must not leave a recorded complication before its treatment.
+            earliest = self.complications.aggregate(earliest=models.Min("occurred_on"))["earliest"]
+            if earliest and earliest < self.started_on:
+                errors.setdefault("started_on", []).append(
+                    f"The start cannot be after a recorded complication ({earliest.isoformat()})."
+                )
         if errors:
             raise ValidationError(errors)
         if self.ladder_check_needed():
@@ -532,16 +571,20 @@ class Treatment(models.Model):
             value = getattr(self, field_name)
             if value is not None and value <= 0:
                 errors.setdefault(field_name, []).append("Must be greater than zero.")
+        # A non-positive amount is refused above; confirming it as unusual would not make it valid.
         warnings = injection_warnings(
-            kind=kind, drug=self.injection_drug, dose_mg=self.dose_mg, volume_ml=self.volume_ml
+            kind=kind,
+            drug=self.injection_drug,
+            dose_mg=self.dose_mg if self.dose_mg is not None and self.dose_mg > 0 else None,
+            volume_ml=self.volume_ml if self.volume_ml is not None and self.volume_ml > 0 else None,
         )
         if warnings and not self.unusual_dose_confirmed:
             errors.setdefault("unusual_dose_confirmed", []).extend([*warnings, "Tick to confirm if it is correct."])
 
     def ladder_violations(self, siblings=None) -> list[ladder.Violation]:
         """The ladder rules this treatment breaks, against ``siblings`` or the presentation's stored treatments."""
-        if not (self.presentation_id and self.kind and self.started_on):
-            return []
+        if not (self.presentation_id and self.kind in ladder.STEP_BY_KIND and self.started_on):
+            return []  # an unknown kind is refused by the field's choices; the ladder cannot place it
         if siblings is None:
             siblings = list(self.presentation.treatments.exclude(pk=self.pk))
         return ladder.treatment_violations(self, siblings)

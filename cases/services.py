@@ -24,7 +24,17 @@ def _validated_save(instance, **fields: Any):
 
 
 def _lock_presentation(presentation: Presentation) -> Presentation:
-    return Presentation.objects.select_for_update().select_related("patient__clinic").get(pk=presentation.pk)
+    # Lock the presentation row only: without of=, PostgreSQL also locks the joined patient and clinic
+    # rows, which would queue every write in the clinic behind this one.
+    return (
+        Presentation.objects.select_for_update(of=("self",)).select_related("patient__clinic").get(pk=presentation.pk)
+    )
+
+
+def _keep_parent(fields: dict[str, Any], parent: str) -> None:
+    """A record never moves to another parent, whether the parent is given as an object or as its id."""
+    fields.pop(parent, None)
+    fields.pop(f"{parent}_id", None)
 
 
 @transaction.atomic
@@ -34,7 +44,7 @@ def patient_create(*, clinic: Clinic, **fields: Any) -> Patient:
 
 @transaction.atomic
 def patient_update(*, patient: Patient, **fields: Any) -> Patient:
-    fields.pop("clinic", None)  # a record never moves between clinics
+    _keep_parent(fields, "clinic")
     return _validated_save(patient, **fields)
 
 
@@ -52,7 +62,7 @@ def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
 
 @transaction.atomic
 def presentation_update(*, presentation: Presentation, **fields: Any) -> Presentation:
-    fields.pop("patient", None)
+    _keep_parent(fields, "patient")
     _lock_presentation(presentation)
     return _validated_save(presentation, **fields)
 
@@ -65,7 +75,7 @@ def visit_record(*, presentation: Presentation, clinician, **fields: Any) -> Vis
 
 @transaction.atomic
 def visit_update(*, visit: Visit, **fields: Any) -> Visit:
-    fields.pop("presentation", None)
+    _keep_parent(fields, "presentation")
     _lock_presentation(visit.presentation)
     return _validated_save(visit, **fields)
 
@@ -80,7 +90,7 @@ def treatment_start(*, presentation: Presentation, kind: str, clinician, **field
 @transaction.atomic
 def treatment_update(*, treatment: Treatment, **fields: Any) -> Treatment:
     """Record a response, an end date or corrected details (the ladder re-checks a changed kind or date)."""
-    fields.pop("presentation", None)
+    _keep_parent(fields, "presentation")
     _lock_presentation(treatment.presentation)
     return _validated_save(treatment, **fields)
 
@@ -93,6 +103,6 @@ def complication_record(*, treatment: Treatment, **fields: Any) -> Complication:
 
 @transaction.atomic
 def complication_update(*, complication: Complication, **fields: Any) -> Complication:
-    fields.pop("treatment", None)
+    _keep_parent(fields, "treatment")
     _lock_presentation(complication.treatment.presentation)
     return _validated_save(complication, **fields)
