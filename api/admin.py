@@ -1,13 +1,31 @@
 """Admin for API tokens: issue (shown once), see last use, revoke."""
 
+import datetime
+
+from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from .models import ApiToken
+from .models import MAX_TOKEN_DAYS, ApiToken
+
+
+class ApiTokenForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name", "scope", "expires_at"]
+
+    def clean_expires_at(self) -> datetime.datetime:
+        # Without this an expiry in the past was silently issued for one day, and any lifetime was accepted.
+        expires_at = self.cleaned_data["expires_at"]
+        lifetime = expires_at - timezone.now()
+        if not datetime.timedelta(days=1) <= lifetime <= datetime.timedelta(days=MAX_TOKEN_DAYS):
+            raise forms.ValidationError(f"A token must expire within 1 to {MAX_TOKEN_DAYS} days from now.")
+        return expires_at
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    form = ApiTokenForm
     list_display = ["name", "user", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "user__username", "prefix"]

@@ -1,10 +1,45 @@
 """Query filters for the collections, on the fields integrations search by (django-filter)."""
 
 import django_filters as filters
+from django import forms
 from django.db.models import Exists, OuterRef, Q
 
 from cases.choices import ComplicationKind, Foot, PresentationStatus, Response, Sex, TreatmentKind
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
+
+
+class YesNoField(forms.NullBooleanField):
+    """true/false (or 1/0); anything else is refused rather than silently ignored, which would widen the list."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        answer = {"true": True, "1": True, "false": False, "0": False}.get(str(value).lower())
+        if answer is None:
+            raise forms.ValidationError("Use true or false.", code="invalid")
+        return answer
+
+
+class YesNoFilter(filters.BooleanFilter):
+    field_class = YesNoField
+
+
+# The largest id a 64-bit primary key can hold: larger numbers crash the SQLite driver instead of matching nothing.
+MAX_ID = 2**63 - 1
+
+
+class IdFilter(filters.NumberFilter):
+    """A record's id: a whole number from 1 to MAX_ID, else 400."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+
+    def get_max_validator(self):
+        return None  # max_value above is the bound
 
 
 class PatientFilter(filters.FilterSet):
@@ -12,7 +47,7 @@ class PatientFilter(filters.FilterSet):
     name = filters.CharFilter(method="filter_name", help_text="Part of the given or family name.")
     birth_date = filters.DateFromToRangeFilter()
     sex = filters.ChoiceFilter(choices=Sex.choices)
-    archived = filters.BooleanFilter()
+    archived = YesNoFilter()
 
     class Meta:
         model = Patient
@@ -23,16 +58,19 @@ class PatientFilter(filters.FilterSet):
 
 
 class PresentationFilter(filters.FilterSet):
-    patient = filters.NumberFilter()
+    patient = IdFilter()
     mrn = filters.CharFilter(field_name="patient__mrn", help_text="The patient's medical record number.")
     foot = filters.ChoiceFilter(choices=Foot.choices)
-    interspace = filters.NumberFilter()
+    interspace = filters.NumberFilter(min_value=1, max_value=4)
     status = filters.ChoiceFilter(choices=PresentationStatus.choices)
     first_seen_on = filters.DateFromToRangeFilter()
     rung = filters.NumberFilter(
-        method="filter_rung", help_text="Current rung: 1, 2, 3, 3.5 (alternative), 4; 0 for no treatment yet."
+        min_value=0,
+        max_value=4,
+        method="filter_rung",
+        help_text="Current rung: 1, 2, 3, 3.5 (alternative), 4; 0 for no treatment yet.",
     )
-    clinician = filters.NumberFilter(
+    clinician = IdFilter(
         method="filter_clinician", help_text="Presentations with a visit or treatment by this clinician."
     )
 
@@ -53,9 +91,9 @@ class PresentationFilter(filters.FilterSet):
 
 
 class VisitFilter(filters.FilterSet):
-    presentation = filters.NumberFilter()
+    presentation = IdFilter()
     seen_on = filters.DateFromToRangeFilter()
-    clinician = filters.NumberFilter()
+    clinician = IdFilter()
     mrn = filters.CharFilter(field_name="presentation__patient__mrn")
 
     class Meta:
@@ -64,11 +102,11 @@ class VisitFilter(filters.FilterSet):
 
 
 class TreatmentFilter(filters.FilterSet):
-    presentation = filters.NumberFilter()
+    presentation = IdFilter()
     kind = filters.MultipleChoiceFilter(choices=TreatmentKind.choices)
     response = filters.MultipleChoiceFilter(choices=Response.choices)
     started_on = filters.DateFromToRangeFilter()
-    clinician = filters.NumberFilter()
+    clinician = IdFilter()
     mrn = filters.CharFilter(field_name="presentation__patient__mrn")
 
     class Meta:
@@ -77,9 +115,9 @@ class TreatmentFilter(filters.FilterSet):
 
 
 class ComplicationFilter(filters.FilterSet):
-    treatment = filters.NumberFilter()
+    treatment = IdFilter()
     kind = filters.ChoiceFilter(choices=ComplicationKind.choices)
-    resolved = filters.BooleanFilter()
+    resolved = YesNoFilter()
     occurred_on = filters.DateFromToRangeFilter()
 
     class Meta:

@@ -16,6 +16,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 TOKEN_PREFIX = "ntk_"  # noqa: S105 (a marker that makes leaked tokens greppable, not a secret)
+# The longest a token may live; the command and the admin both refuse anything longer.
+MAX_TOKEN_DAYS = 366
 
 
 class TokenScope(models.TextChoices):

@@ -146,7 +146,7 @@ class RecommendationSerializer(serializers.Serializer):
 
 
 class PresentationSerializer(WriteSerializer):
-    patient = ScopedRelatedField(queryset=Patient.objects.filter(archived=False))
+    patient = ScopedRelatedField(queryset=Patient.objects.all())
     symptoms = CodeSetField(choices=Symptom.choices, required=False)
     aggravating_factors = CodeSetField(choices=AggravatingFactor.choices, required=False)
     relieving_factors = CodeSetField(choices=RelievingFactor.choices, required=False)
@@ -200,6 +200,12 @@ class PresentationSerializer(WriteSerializer):
         if self.instance is not None:
             fields["patient"].read_only = True
         return fields
+
+    def validate_patient(self, patient: Patient) -> Patient:
+        # Said plainly: the caller can read the archived patient, so "does not exist" would mislead.
+        if patient.archived:
+            raise serializers.ValidationError("This patient is archived: an archived patient gets no new presentation.")
+        return patient
 
     @extend_schema_field(OpenApiTypes.FLOAT)
     def get_current_rung(self, presentation) -> float | None:

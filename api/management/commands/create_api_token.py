@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from api.models import ApiToken, TokenScope
+from api.models import MAX_TOKEN_DAYS, ApiToken, TokenScope
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=90, help="Days until the token expires (default 90).")
 
     def handle(self, *args, username, name, scope, days, **options):
-        if not 1 <= days <= 366:
-            raise CommandError(f"--days {days}: a token must expire within 1 to 366 days.")
+        if not 1 <= days <= MAX_TOKEN_DAYS:
+            raise CommandError(f"--days {days}: a token must expire within 1 to {MAX_TOKEN_DAYS} days.")
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
             raise CommandError(f"No user named {username!r}.")
