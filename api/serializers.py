@@ -201,12 +201,6 @@ class PresentationSerializer(WriteSerializer):
             fields["patient"].read_only = True
         return fields
 
-    def validate_patient(self, patient: Patient) -> Patient:
-        # Said plainly: the caller can read the archived patient, so "does not exist" would mislead.
-        if patient.archived:
-            raise serializers.ValidationError("This patient is archived: an archived patient gets no new presentation.")
-        return patient
-
     @extend_schema_field(OpenApiTypes.FLOAT)
     def get_current_rung(self, presentation) -> float | None:
         step = getattr(presentation, "current_step", None)

@@ -285,6 +285,10 @@ class Presentation(models.Model):
         if self.patient_id:
             _not_future(errors, self.patient.clinic, onset_on=self.onset_on, first_seen_on=self.first_seen_on)
             _not_before_birth(errors, self.patient, onset_on=self.onset_on, first_seen_on=self.first_seen_on)
+            if self._state.adding and self.patient.archived:
+                errors.setdefault("patient", []).append(
+                    "This patient is archived: an archived patient gets no new presentation."
+                )
         if self.onset_on and self.first_seen_on and self.onset_on > self.first_seen_on:
             errors.setdefault("onset_on", []).append("Onset cannot be after the date first seen.")
         if self.size_mm is not None and self.imaging == Imaging.NONE:

@@ -721,3 +721,15 @@ def test_ladder_check_is_needed_for_a_new_treatment_and_for_a_changed_kind_or_da
 def test_factory_defaults_pass_every_rule(factory):
     # Guards the tests above: each refusal is about the field under test, not a broken default.
     factory().full_clean()
+
+
+def test_an_archived_patient_gets_no_new_presentation(clinic):
+    patient = PatientFactory(clinic=clinic, archived=True)
+    presentation = PresentationFactory.build(patient=patient)
+
+    with pytest.raises(ValidationError) as refused:
+        presentation.full_clean()
+
+    assert refused.value.message_dict["patient"] == [
+        "This patient is archived: an archived patient gets no new presentation."
+    ]
