@@ -1,0 +1,92 @@
+"""`manage.py seed_demo`: fill the database with deterministic, realistic demo clinics, staff and cases."""
+
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from cases import demo
+from cases.models import Patient
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo clinics, staff and patients whose histories walk the treatment ladder. The same options "
+        "give the same dataset; a re-run only adds what is missing. Prints the demo-admin password once, "
+        "when it creates that user."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--patients",
+            default=demo.DEFAULT_PATIENTS,
+            help=f"Patients to plan, spread over the clinics (default {demo.DEFAULT_PATIENTS}).",
+        )
+        parser.add_argument(
+            "--clinics",
+            default=demo.DEFAULT_CLINICS,
+            help=f"Demo clinics, each with a clinic admin, 2–3 podiatrists and a reviewer (default "
+            f"{demo.DEFAULT_CLINICS}).",
+        )
+        parser.add_argument(
+            "--seed",
+            default=demo.DEFAULT_SEED,
+            help=f"Random seed (default {demo.DEFAULT_SEED}).",
+        )
+        parser.add_argument(
+            "--today",
+            default=None,
+            help="Reference date YYYY-MM-DD that every record is dated on or before (default: the clinics' today).",
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Seed only when there are no patients at all (used by `make run`).",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar (it is off when not a TTY).")
+
+    def handle(self, *args, **options):
+        # Options are checked here rather than by argparse types, because call_command() passes keyword
+        # options straight through: the command line and call_command() then get the same errors.
+        try:
+            seed_options = demo.seed_options(
+                seed=options["seed"], patients=options["patients"], clinics=options["clinics"], today=options["today"]
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+
+        if options["if_empty"]:
+            existing = Patient.objects.count()
+            if existing:
+                self.stdout.write(f"Skipped seeding: the database already has {existing} patients (--if-empty).")
+                return
+
+        started = time.monotonic()
+        show_progress = not options["no_progress"] and sys.stderr.isatty()
+        with tqdm(total=seed_options.patients, unit="patient", disable=not show_progress, file=sys.stderr) as bar:
+            try:
+                summary = demo.seed(seed_options, on_patient=bar.update)
+            except demo.DemoRefused as error:
+                raise CommandError(str(error)) from error
+        elapsed = time.monotonic() - started
+
+        self.stdout.write(
+            f"Seeded demo data (seed {seed_options.seed}, {seed_options.patients} patients over "
+            f"{seed_options.clinics} clinics, dated up to {seed_options.today.isoformat()}) in {elapsed:.1f} s."
+        )
+        self.stdout.write(summary.line())
+        if summary.patients_skipped:
+            self.stdout.write(f"Skipped {summary.patients_skipped} patients that already exist.")
+        if summary.demo_admin_created:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo login (shown only now, store it): username {demo.DEMO_ADMIN_USERNAME} "
+                    f"password {summary.demo_admin_password}"
+                )
+            )
+        else:
+            self.stdout.write(
+                f"The user {demo.DEMO_ADMIN_USERNAME} already exists; its password is unchanged and not shown. "
+                f"Reset it with `manage.py changepassword {demo.DEMO_ADMIN_USERNAME}`."
+            )
