@@ -12,8 +12,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cases import ladder, services
-from cases.choices import AggravatingFactor, ExamSign, RelievingFactor, RiskFactor, Symptom
+from cases import ladder, reports, services
+from cases.choices import AggravatingFactor, ExamSign, RelievingFactor, RiskFactor, Sex, Symptom, TreatmentKind
 from cases.models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 from cases.selectors import WRITE_ROLES, clinic_ids_for
 
@@ -352,3 +352,64 @@ class TreatmentSerializer(WriteSerializer):
 
     def update(self, instance, validated_data):
         return services.treatment_update(treatment=instance, **validated_data)
+
+
+# Reports
+
+
+class OutcomeReportQuerySerializer(serializers.Serializer):
+    """The outcome report's filters, read from the query string."""
+
+    date_from = serializers.DateField(required=False, help_text="Treatments started on or after this date.")
+    date_to = serializers.DateField(required=False, help_text="Treatments started on or before this date.")
+    clinic = serializers.IntegerField(required=False, min_value=1, help_text="One of your clinics.")
+    clinician = serializers.IntegerField(required=False, min_value=1, help_text="The treating clinician's id.")
+    interspace = serializers.IntegerField(required=False, min_value=1, max_value=4)
+    sex = serializers.ChoiceField(choices=Sex.choices, required=False)
+    age_band = serializers.ChoiceField(
+        choices=list(reports.AGE_BANDS), required=False, help_text="Age at the treatment's start."
+    )
+
+    def validate_clinic(self, clinic_id: int) -> int:
+        allowed = clinic_ids_for(self.context["request"].user)
+        if allowed is not None and clinic_id not in allowed:
+            # The same answer for a clinic that does not exist and one that is not yours.
+            raise serializers.ValidationError("Not one of your clinics.")
+        return clinic_id
+
+    def validate(self, attrs):
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": ["Must be on or after date_from."]})
+        return attrs
+
+
+class OutcomeRowSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TreatmentKind.choices)
+    rung = serializers.SerializerMethodField(help_text="1–4, 3.5 for the alternatives.")
+    rung_label = serializers.CharField(source="rung")
+    started = serializers.IntegerField()
+    assessed = serializers.IntegerField(help_text="Treatments with a response recorded (complete, partial, none).")
+    complete = serializers.IntegerField()
+    partial = serializers.IntegerField()
+    none = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    complete_rate = serializers.FloatField(allow_null=True, help_text="Of assessed treatments, 0–1.")
+    partial_rate = serializers.FloatField(allow_null=True, help_text="Of assessed treatments, 0–1.")
+    none_rate = serializers.FloatField(allow_null=True, help_text="Of assessed treatments, 0–1.")
+    pending_rate = serializers.FloatField(allow_null=True, help_text="Of started treatments, 0–1.")
+    median_walking_pain_change = serializers.FloatField(
+        allow_null=True, help_text="Walking pain at assessment minus at start (NRS points; negative is better)."
+    )
+    escalated = serializers.IntegerField(help_text="Followed by a treatment on a higher rung.")
+    escalation_rate = serializers.FloatField(allow_null=True, help_text="Of started treatments, 0–1.")
+    median_days_to_escalation = serializers.FloatField(allow_null=True)
+    with_complication = serializers.IntegerField()
+    complication_rate = serializers.FloatField(allow_null=True, help_text="Of started treatments, 0–1.")
+
+    def get_rung(self, row: reports.OutcomeRow) -> float:
+        return row.step / 10
+
+
+class OutcomeReportSerializer(serializers.Serializer):
+    filters = serializers.DictField(help_text="The filters applied, as understood.")
+    rows = OutcomeRowSerializer(many=True)

@@ -14,6 +14,7 @@ router.register("treatments", views.TreatmentViewSet, basename="treatment")
 router.register("complications", views.ComplicationViewSet, basename="complication")
 
 urlpatterns = [
+    path("v1/reports/outcomes/", views.OutcomeReportView.as_view(), name="outcome-report"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -11,11 +11,11 @@ from django.db import transaction
 from django.db.models import Prefetch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from cases import selectors, services
+from cases import reports, selectors, services
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
 from . import fhir as fhir_export
@@ -290,3 +290,29 @@ class ComplicationViewSet(ClinicRecordViewSet):
 
     def base_queryset(self):
         return Complication.objects.select_related("treatment__presentation__patient")
+
+
+class OutcomeReportView(views.APIView):
+    """Outcomes per rung and alternative, computed in the database over the caller's clinics."""
+
+    @extend_schema(
+        parameters=[api_serializers.OutcomeReportQuerySerializer],
+        responses=api_serializers.OutcomeReportSerializer,
+        summary="Outcome report: responses, pain change, escalation and complications per rung",
+    )
+    def get(self, request):
+        query = api_serializers.OutcomeReportQuerySerializer(data=request.query_params, context={"request": request})
+        query.is_valid(raise_exception=True)
+        chosen = query.validated_data
+        clinic_ids = [chosen["clinic"]] if "clinic" in chosen else selectors.clinic_ids_for(request.user)
+        rows = reports.outcome_report(
+            clinic_ids=clinic_ids,
+            date_from=chosen.get("date_from"),
+            date_to=chosen.get("date_to"),
+            clinician_id=chosen.get("clinician"),
+            interspace=chosen.get("interspace"),
+            sex=chosen.get("sex"),
+            age_band=chosen.get("age_band"),
+        )
+        filters_applied = {name: str(value) for name, value in chosen.items()}
+        return Response(api_serializers.OutcomeReportSerializer({"filters": filters_applied, "rows": rows}).data)

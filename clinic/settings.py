@@ -153,6 +153,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ReliefEnum": "cases.choices.Relief",
         "ResponseEnum": "cases.choices.Response",
+        "TreatmentKindEnum": "cases.choices.TreatmentKind",
+        "ComplicationKindEnum": "cases.choices.ComplicationKind",
     },
 }
 
