@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 # The suite makes its own test database (test_<name>) on this server and never touches <name> itself.
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/neuroma_tracker
 PYTEST_ARGS ?=
+# Both cores: the suite runs in half the time; each worker gets its own test database.
+PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
 
 .PHONY: run test test-sqlite test-postgres install install-dev lint format migrate seed clean
@@ -44,7 +46,7 @@ run: seed
 
 # pytest exits 5 when it collects no test; that is reported, not hidden, but is not a failure of the code.
 define run_pytest
-	$(1) $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	$(1) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 endef
 
