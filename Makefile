@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres install install-dev lint format migrate seed clean
+.PHONY: run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 # A local development configuration: DEBUG on and a random secret key, never committed.
 .env:
@@ -52,11 +58,11 @@ endef
 
 test: test-sqlite test-postgres
 
-test-sqlite: install-dev
+test-sqlite: install-dev chromium
 	@echo "== test suite on SQLite"
 	@$(call run_pytest,DATABASE_URL=sqlite:///:memory:)
 
-test-postgres: install-dev
+test-postgres: install-dev chromium
 	@echo "== test suite on PostgreSQL ($(POSTGRES_TEST_URL))"
 	@$(call run_pytest,DATABASE_URL=$(POSTGRES_TEST_URL))
 
