@@ -10,6 +10,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from .models import ApiToken, token_digest
+from .throttling import FailedAuthenticationThrottle
 
 # Recording every use would turn each read into a write; once a minute is precise enough to audit.
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
@@ -22,6 +23,15 @@ class BearerTokenAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword.lower().encode():
             return None
+        guard = FailedAuthenticationThrottle()
+        guard.refuse_if_exhausted(request)
+        try:
+            return self._authenticate(parts)
+        except AuthenticationFailed:
+            guard.record_failure(request)
+            raise
+
+    def _authenticate(self, parts):
         if len(parts) != 2:
             raise AuthenticationFailed("Malformed Authorization header: use 'Bearer <token>'.")
         try:

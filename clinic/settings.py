@@ -130,6 +130,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAwareAutoSchema",
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.CallerRateThrottle", "api.throttling.ClientIPRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "caller": env.str("API_RATE_PER_CALLER", default="1200/min"),
+        "anon": env.str("API_RATE_PER_IP", default="60/min"),
+        "auth_failure": env.str("API_AUTH_FAILURES_PER_IP", default="20/min"),
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Largest request body the API accepts; larger bodies answer 413.

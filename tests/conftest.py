@@ -1,11 +1,20 @@
 """Fixtures shared by the whole suite."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from cases.choices import Role
 
 from .factories import ClinicFactory, MembershipFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Rate-limit counters (and anything else cached) never leak from one test into the next."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture
