@@ -61,10 +61,22 @@ class ClinicianField(serializers.PrimaryKeyRelatedField):
 
 
 class WriteSerializer(serializers.ModelSerializer):
-    """Base for writes: uniqueness is left to the model (one rule, one 409), saving to the services."""
+    """Base for writes: uniqueness is left to the model (one rule, one 409), saving to the services.
+
+    ``parent_field`` names the record's owner (a visit's presentation, a patient's clinic …): it is
+    given on create and fixed afterwards, so a record never moves between owners.
+    """
+
+    parent_field: str | None = None
 
     def get_validators(self):
         return []
+
+    def get_fields(self):
+        fields = super().get_fields()
+        if self.instance is not None and self.parent_field:
+            fields[self.parent_field].read_only = True
+        return fields
 
     @property
     def user(self):
@@ -75,6 +87,7 @@ class WriteSerializer(serializers.ModelSerializer):
 
 
 class PatientSerializer(WriteSerializer):
+    parent_field = "clinic"
     clinic = serializers.PrimaryKeyRelatedField(
         queryset=Clinic.objects.all(),
         required=False,
@@ -98,12 +111,6 @@ class PatientSerializer(WriteSerializer):
             "updated_at",
         ]
         read_only_fields = [*READ_ONLY_STAMPS, "archived"]
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["clinic"].read_only = True  # a record never moves between clinics
-        return fields
 
     def validate_clinic(self, clinic: Clinic) -> Clinic:
         allowed = _writable_clinic_ids(self.context["request"])
@@ -146,6 +153,7 @@ class RecommendationSerializer(serializers.Serializer):
 
 
 class PresentationSerializer(WriteSerializer):
+    parent_field = "patient"
     patient = ScopedRelatedField(queryset=Patient.objects.all())
     symptoms = CodeSetField(choices=Symptom.choices, required=False)
     aggravating_factors = CodeSetField(choices=AggravatingFactor.choices, required=False)
@@ -195,12 +203,6 @@ class PresentationSerializer(WriteSerializer):
         ]
         read_only_fields = READ_ONLY_STAMPS
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["patient"].read_only = True
-        return fields
-
     @extend_schema_field(OpenApiTypes.FLOAT)
     def get_current_rung(self, presentation) -> float | None:
         step = getattr(presentation, "current_step", None)
@@ -236,6 +238,7 @@ class PresentationSerializer(WriteSerializer):
 
 
 class VisitSerializer(WriteSerializer):
+    parent_field = "presentation"
     presentation = ScopedRelatedField(queryset=Presentation.objects.all())
     clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
 
@@ -258,12 +261,6 @@ class VisitSerializer(WriteSerializer):
         ]
         read_only_fields = READ_ONLY_STAMPS
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["presentation"].read_only = True
-        return fields
-
     def create(self, validated_data):
         validated_data.setdefault("clinician", self.user)
         return services.visit_record(**validated_data)
@@ -273,6 +270,7 @@ class VisitSerializer(WriteSerializer):
 
 
 class ComplicationSerializer(WriteSerializer):
+    parent_field = "treatment"
     treatment = ScopedRelatedField(queryset=Treatment.objects.all())
 
     class Meta:
@@ -290,12 +288,6 @@ class ComplicationSerializer(WriteSerializer):
         ]
         read_only_fields = READ_ONLY_STAMPS
 
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["treatment"].read_only = True
-        return fields
-
     def create(self, validated_data):
         return services.complication_record(**validated_data)
 
@@ -304,6 +296,7 @@ class ComplicationSerializer(WriteSerializer):
 
 
 class TreatmentSerializer(WriteSerializer):
+    parent_field = "presentation"
     presentation = ScopedRelatedField(queryset=Presentation.objects.all())
     clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
     rung = serializers.SerializerMethodField(help_text="Ladder position: 1–4, 3.5 for the alternatives.")
@@ -335,12 +328,6 @@ class TreatmentSerializer(WriteSerializer):
             "updated_at",
         ]
         read_only_fields = READ_ONLY_STAMPS
-
-    def get_fields(self):
-        fields = super().get_fields()
-        if self.instance is not None:
-            fields["presentation"].read_only = True
-        return fields
 
     @extend_schema_field(OpenApiTypes.FLOAT)
     def get_rung(self, treatment) -> float:
