@@ -639,3 +639,21 @@ class Complication(models.Model):
                 )
         if errors:
             raise ValidationError(errors)
+
+
+class TreatmentOutcome(models.Model):
+    """What the outcome report needs to know about one treatment, derived from its presentation's record.
+
+    Walking pain at the start and at the assessment, and the day a higher rung was first started, are
+    per-treatment lookups over the presentation's visits and treatments; the report over a whole
+    network of clinics reads them stored rather than looking each one up. ``cases.outcomes`` keeps
+    them in step with every saved visit or treatment; nobody edits them by hand.
+    """
+
+    treatment = models.OneToOneField(Treatment, on_delete=models.CASCADE, primary_key=True, related_name="outcome")
+    pain_walking_at_start = models.PositiveSmallIntegerField(null=True, blank=True)
+    pain_walking_at_assessment = models.PositiveSmallIntegerField(null=True, blank=True)
+    escalated_on = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Outcome facts of treatment {self.treatment_id}"

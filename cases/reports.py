@@ -33,16 +33,13 @@ is one of ``AGE_BANDS``, by the patient's age in whole years on ``started_on`` (
 29 February turns a year older on 1 March in a non-leap year). ``clinic_ids`` None means every clinic
 (for a superuser); otherwise only those clinics' treatments are read (an empty list reads none).
 
-The query plan relies on two indexes. ``visit_presentation_seen (presentation, -seen_on)`` answers
-each "latest visit on or before a date" lookup with one short index range scan (a LIMIT 1 subplan per
-assessed treatment; the few rows it returns are sorted on ``pk`` for same-day ties), and
-``treatment_presentation_start (presentation, started_on)`` answers "the first higher-step treatment
-from this date on" the same way. Complications are tested with an uncorrelated ``IN`` that PostgreSQL
-hashes once. The clinic, interspace and sex filters are joins to presentation and patient; the age
-band compares dates as YYYYMMDD integers in SQL. The cost is therefore a handful of index probes per
-treatment in the filter (about 1–2 µs each on PostgreSQL): one clinic's 65,000 treatments take about
-0.6 s, but 650,000 take about 6 s, so a report over a million treatments in under a second would
-need those per-treatment facts stored rather than looked up.
+Pain at the start and at assessment and the first escalation's date are stored per treatment in
+``TreatmentOutcome`` (kept by ``cases.outcomes`` after every saved visit and treatment, computed by
+the same code for bulk loads), so the report is one pass over the filtered treatments joined to
+their facts: no lookup per treatment. Complications are tested with an uncorrelated ``IN`` that
+PostgreSQL hashes once. The clinic, interspace and sex filters are joins to presentation and patient;
+the age band compares dates as YYYYMMDD integers in SQL. docs/benchmarks.md has the timings: the
+per-treatment lookups this replaces took about 6 s over 650,000 treatments.
 """
 
 from __future__ import annotations
@@ -53,27 +50,22 @@ from dataclasses import dataclass
 from django.db import NotSupportedError, connections, transaction
 from django.db.models import (
     Aggregate,
-    Case,
     CharField,
     Count,
-    DateField,
     F,
     FloatField,
     Func,
     IntegerField,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
-    When,
     Window,
 )
 from django.db.models.functions import Cast, RowNumber
 
 from . import ladder
 from .choices import Response, Sex
-from .models import Complication, Treatment, Visit
+from .models import Complication, Treatment
 
 AGE_BANDS: dict[str, tuple[int | None, int | None]] = {
     "<40": (None, 40),
@@ -209,37 +201,13 @@ def _filtered_treatments(
 
 
 def _with_outcome_facts(treatments: QuerySet[Treatment]) -> QuerySet[Treatment]:
-    """Alias each treatment's walking-pain change and days to escalation (NULL when there is none)."""
-    latest_pain = (
-        Visit.objects.filter(presentation=OuterRef("presentation_id"))
-        .order_by("-seen_on", "-pk")
-        .values("pain_walking")
-    )
-    pain_at_start = Subquery(latest_pain.filter(seen_on__lte=OuterRef("started_on"))[:1])
-    pain_at_assessment = Subquery(
-        latest_pain.filter(seen_on__gt=OuterRef("started_on"), seen_on__lte=OuterRef("response_assessed_on"))[:1]
-    )
-    first_higher_step_on = Subquery(
-        Treatment.objects.filter(presentation=OuterRef("presentation_id"), started_on__gte=OuterRef("started_on"))
-        .alias(step=Treatment.step_expression())
-        .filter(step__gt=OuterRef("step"))
-        .order_by("started_on")
-        .values("started_on")[:1],
-        output_field=DateField(),
-    )
-    top_step = max(ladder.STEP_BY_KIND.values())
-    # The CASE guards skip the per-row lookups whose answer is known to be NULL: PostgreSQL runs a
-    # subplan inside a CASE branch only when the branch is taken.
+    """Alias each treatment's walking-pain change and days to escalation (NULL when there is none).
+
+    Both come from the facts ``cases.outcomes`` stores per treatment: a join, not a lookup per row.
+    """
     return treatments.alias(
-        step=Treatment.step_expression(),
-        walking_pain_change=Case(
-            When(response_assessed_on__isnull=False, then=pain_at_assessment - pain_at_start),
-            output_field=IntegerField(),
-        ),
-        days_to_escalation=Case(
-            When(step__lt=top_step, then=DaysBetween(first_higher_step_on, F("started_on"))),
-            output_field=IntegerField(),
-        ),
+        walking_pain_change=F("outcome__pain_walking_at_assessment") - F("outcome__pain_walking_at_start"),
+        days_to_escalation=DaysBetween(F("outcome__escalated_on"), F("started_on")),
     )
 
 
