@@ -9,7 +9,8 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean
+.PHONY: run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
+	security bandit deploy-check audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,34 @@ lint: install-dev
 format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Supply chain and deployment checks (CI runs all three): `make security`.
+security: bandit deploy-check audit
+
+# Static analysis of our code (not tests); a finding fails unless .ci/bandit-waivers.txt gives a reason.
+bandit: install-dev | var
+	@echo "== bandit"
+	@$(BIN)/bandit -q -r clinic cases api -x '*/migrations/*' -f json -o var/bandit.json || true
+	@$(BIN)/python .ci/bandit_gate.py var/bandit.json .ci/bandit-waivers.txt
+
+# `manage.py check --deploy` as production runs it: DEBUG off, a long random key, PostgreSQL and Redis.
+deploy-check: install-dev
+	@echo "== manage.py check --deploy with production settings"
+	@env -u DJANGO_SECURE_SSL_REDIRECT -u DJANGO_SECURE_COOKIES -u DJANGO_HSTS_SECONDS \
+		DJANGO_DEBUG=0 DJANGO_SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))')" \
+		DJANGO_ALLOWED_HOSTS=neuroma.example.org DJANGO_CSRF_TRUSTED_ORIGINS=https://neuroma.example.org \
+		DATABASE_URL=$(POSTGRES_TEST_URL) REDIS_URL=redis://127.0.0.1:6379/0 \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+# Known vulnerabilities in the pinned dependencies. --strict: a package the advisory service cannot
+# answer for fails the audit instead of being skipped (offline, pip-audit would otherwise report
+# "No known vulnerabilities found"). Accepted advisories: .ci/pip-audit-waivers.txt, one per line with a reason.
+PIP_AUDIT_WAIVERS = $(shell sed -e 's/\#.*//' .ci/pip-audit-waivers.txt | awk 'NF {print "--ignore-vuln", $$1}')
+audit: install-dev
+	@echo "== pip-audit of requirements.txt and requirements-dev.txt"
+	@$(BIN)/pip-audit --strict --progress-spinner off $(PIP_AUDIT_WAIVERS) -r requirements.txt -r requirements-dev.txt \
+		|| { echo "FAIL: pip-audit found a vulnerability or could not reach its advisory service (see above);" \
+			"the dependencies are NOT audited." >&2; exit 1; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

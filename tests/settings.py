@@ -10,3 +10,10 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-test-only-key-not-for-any-d
 from clinic.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Django's test client signs in with authenticate() and no request, which django-axes refuses by design;
+# the lockout itself is tested with axes switched on (tests/test_login_hardening.py).
+AXES_ENABLED = False
+# The suite talks plain HTTP (the test client, and the browser tests' live server); one test asserts the
+# production value redirects http to https (tests/test_security_settings.py).
+SECURE_SSL_REDIRECT = False
