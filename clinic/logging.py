@@ -36,7 +36,7 @@ PHI_FIELD_NAMES = (
 )
 _FIELD_ALTERNATIVES = "|".join(PHI_FIELD_NAMES)
 _KEY_VALUE = re.compile(
-    rf"""(?P<key>['"]?\b(?:{_FIELD_ALTERNATIVES})\b['"]?\s*[:=]\s*)(?P<value>'[^']*'|"[^"]*"|[^\s,&;)}}\]]+)""",
+    rf"""(?P<key>['"]?\b(?:{_FIELD_ALTERNATIVES})\b['"]?\s*[:=]\s*)(?P<value>\[redacted\]|'[^']*'|"[^"]*"|[^\s,&;)}}\]]+)""",
     re.IGNORECASE,
 )
 # A URL path followed by a query string: the path is kept (our URLs carry ids only), the query dropped.
@@ -120,10 +120,15 @@ class PhiFilter(logging.Filter):
 
 
 class RequestIdFilter(logging.Filter):
-    """Stamp each record with the id of the request being served (or "-" outside a request)."""
+    """Stamp each record with the id of the request being served (or "-" outside a request).
+
+    Django logs a 4xx/5xx response after the middleware has returned, so the id is then read from the
+    request passed with the record; this filter must therefore run before PhiFilter replaces that request.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = get_request_id() or "-"
+        request = getattr(record, "request", None)
+        record.request_id = get_request_id() or getattr(request, "request_id", None) or "-"
         return True
 
 

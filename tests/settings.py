@@ -6,6 +6,8 @@ DATABASE_URL still selects the database, so the same suite runs on SQLite and on
 import os
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-test-only-key-not-for-any-deployment")
+# The suite runs the production defaults (secure cookies, HSTS, JSON logs), whatever a developer's .env says.
+os.environ["DJANGO_DEBUG"] = "0"
 
 from clinic.settings import *  # noqa: F403
 
