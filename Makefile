@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
 
 .PHONY: run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
-	security bandit deploy-check audit
+	security bandit deploy-check audit fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -102,6 +102,11 @@ audit: install-dev
 	@$(BIN)/pip-audit --strict --progress-spinner off $(PIP_AUDIT_WAIVERS) -r requirements.txt -r requirements-dev.txt \
 		|| { echo "FAIL: pip-audit found a vulnerability or could not reach its advisory service (see above);" \
 			"the dependencies are NOT audited." >&2; exit 1; }
+
+# Schemathesis against a live gunicorn on a throwaway, seeded PostgreSQL database (docs/fuzzing.md).
+fuzz: install-dev
+	@echo "== schemathesis fuzzing of the live API"
+	@bash .ci/fuzz
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -33,6 +33,18 @@ ALWAYS = (401, 403, 429, 500, 503)
 
 
 class ProblemAwareAutoSchema(AutoSchema):
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        for parameter in (operation or {}).get("parameters", []):
+            # An empty query parameter (`?status=`) is read as absent, the way HTML forms send an
+            # unfilled field: the filter is not applied. The contract says so.
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+        return operation
+
+    def _has_query_parameters(self) -> bool:
+        return any(parameter["in"] == "query" for parameter in self._get_parameters())
+
     def _problem_statuses(self) -> list[int]:
         method = self.method.upper()
         statuses = list(ALWAYS)
@@ -44,8 +56,10 @@ class ProblemAwareAutoSchema(AutoSchema):
             statuses.append(412)
         if method == "POST" and "{" not in self.path:
             statuses.append(422)
+        if method == "GET" and self._has_query_parameters():
+            statuses.append(400)  # a filter or page size out of its range
         if method == "GET" and self._is_list_view():
-            statuses.append(400)
+            statuses.append(404)  # a cursor this API did not issue
         return sorted(set(statuses))
 
     def _get_response_bodies(self, direction="response"):

@@ -8,6 +8,7 @@ treatment ladder) before anything is saved, so the API never re-implements a cli
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -21,11 +22,56 @@ User = get_user_model()
 READ_ONLY_STAMPS = ("id", "created_at", "updated_at")
 
 
+class JsonTypeMixin:
+    """Refuse a JSON value of the wrong type instead of coercing it, as the schema promises.
+
+    DRF is lenient by default: it stores ``0`` as the note ``"0"``, reads ``"5"`` as pain 5 and
+    ``true`` as the record with id 1. A client that sends the wrong type has a bug it should hear about.
+    """
+
+    json_types: tuple[type, ...] = (str,)
+    wrong_type_error = "invalid"
+
+    def to_internal_value(self, value):
+        if (isinstance(value, bool) and bool not in self.json_types) or not isinstance(value, self.json_types):
+            self.fail(self.wrong_type_error, data_type=type(value).__name__)
+        return super().to_internal_value(value)
+
+
+class StrictCharField(JsonTypeMixin, serializers.CharField):
+    pass
+
+
+class StrictEmailField(JsonTypeMixin, serializers.EmailField):
+    pass
+
+
+class StrictSlugField(JsonTypeMixin, serializers.SlugField):
+    pass
+
+
+class StrictDecimalField(JsonTypeMixin, serializers.DecimalField):
+    """A decimal as a string (``"2.5"``), as in responses: a JSON number would pass through a binary float."""
+
+
+class StrictIntegerField(JsonTypeMixin, serializers.IntegerField):
+    json_types = (int, float)  # 3.0 is the integer 3 in JSON; 3.5 is refused by IntegerField itself
+
+
+class StrictBooleanField(JsonTypeMixin, serializers.BooleanField):
+    json_types = (bool,)
+
+
+class StrictPrimaryKeyRelatedField(JsonTypeMixin, serializers.PrimaryKeyRelatedField):
+    json_types = (int,)
+    wrong_type_error = "incorrect_type"
+
+
 class CodeSetField(serializers.MultipleChoiceField):
     """A set of value-set codes, as a sorted JSON array."""
 
     def to_internal_value(self, data):
-        if isinstance(data, str) or not hasattr(data, "__iter__"):
+        if not isinstance(data, list):  # a JSON array; an object or a string is iterable too, but not a set of codes
             self.fail("not_a_list", input_type=type(data).__name__)
         return sorted(super().to_internal_value(data))
 
@@ -42,14 +88,14 @@ def _scoped(queryset, request):
     return queryset if clinic_ids is None else queryset.in_clinics(clinic_ids)
 
 
-class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+class ScopedRelatedField(StrictPrimaryKeyRelatedField):
     """A reference to a record in a clinic where the caller may write; any other id 'does not exist'."""
 
     def get_queryset(self):
         return _scoped(super().get_queryset(), self.context["request"])
 
 
-class ClinicianField(serializers.PrimaryKeyRelatedField):
+class ClinicianField(StrictPrimaryKeyRelatedField):
     """A clinician who works (podiatrist or clinic admin) in one of the caller's writable clinics."""
 
     def get_queryset(self):
@@ -68,15 +114,27 @@ class WriteSerializer(serializers.ModelSerializer):
     """
 
     parent_field: str | None = None
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.CharField: StrictCharField,
+        models.TextField: StrictCharField,
+        models.EmailField: StrictEmailField,
+        models.SlugField: StrictSlugField,
+        models.DecimalField: StrictDecimalField,
+        models.PositiveSmallIntegerField: StrictIntegerField,
+        models.BooleanField: StrictBooleanField,
+    }
 
     def get_validators(self):
         return []
 
-    def get_fields(self):
-        fields = super().get_fields()
+    def to_internal_value(self, data):
+        attrs = super().to_internal_value(data)
         if self.instance is not None and self.parent_field:
-            fields[self.parent_field].read_only = True
-        return fields
+            # Checked like any reference (and required on PUT, as the schema says), then dropped:
+            # a record never moves to another owner.
+            attrs.pop(self.parent_field, None)
+        return attrs
 
     @property
     def user(self):
@@ -88,7 +146,7 @@ class WriteSerializer(serializers.ModelSerializer):
 
 class PatientSerializer(WriteSerializer):
     parent_field = "clinic"
-    clinic = serializers.PrimaryKeyRelatedField(
+    clinic = StrictPrimaryKeyRelatedField(
         queryset=Clinic.objects.all(),
         required=False,
         help_text="Required only for users who work in more than one clinic.",
@@ -203,7 +261,7 @@ class PresentationSerializer(WriteSerializer):
         ]
         read_only_fields = READ_ONLY_STAMPS
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
+    @extend_schema_field(serializers.FloatField(allow_null=True))  # null until a treatment has started
     def get_current_rung(self, presentation) -> float | None:
         step = getattr(presentation, "current_step", None)
         return step / 10 if step else None
