@@ -18,6 +18,8 @@ from cases.choices import AggravatingFactor, ExamSign, RelievingFactor, RiskFact
 from cases.models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 from cases.selectors import WRITE_ROLES, clinic_ids_for
 
+from . import representations
+
 User = get_user_model()
 READ_ONLY_STAMPS = ("id", "created_at", "updated_at")
 
@@ -210,6 +212,20 @@ class RecommendationSerializer(serializers.Serializer):
     trial_ends_on = serializers.DateField(allow_null=True)
 
 
+class TreatmentSummarySerializer(serializers.ModelSerializer):
+    """A treatment as listed with its presentation."""
+
+    rung = serializers.SerializerMethodField(help_text="Ladder position: 1–4, 3.5 for the alternatives.")
+
+    class Meta:
+        model = Treatment
+        fields = ["id", "kind", "rung", "started_on", "ended_on", "response", "response_assessed_on"]
+
+    @extend_schema_field(OpenApiTypes.FLOAT)
+    def get_rung(self, treatment) -> float:
+        return ladder.step_of(treatment.kind) / 10
+
+
 class PresentationSerializer(WriteSerializer):
     parent_field = "patient"
     patient = ScopedRelatedField(queryset=Patient.objects.all())
@@ -226,6 +242,7 @@ class PresentationSerializer(WriteSerializer):
     last_visit_on = serializers.DateField(read_only=True, allow_null=True)
     latest_pain_walking = serializers.IntegerField(read_only=True, allow_null=True)
     latest_pain_rest = serializers.IntegerField(read_only=True, allow_null=True)
+    treatments = TreatmentSummarySerializer(many=True, read_only=True)
     recommendation = serializers.SerializerMethodField()
 
     class Meta:
@@ -255,6 +272,7 @@ class PresentationSerializer(WriteSerializer):
             "last_visit_on",
             "latest_pain_walking",
             "latest_pain_rest",
+            "treatments",
             "recommendation",
             "created_at",
             "updated_at",
@@ -265,6 +283,15 @@ class PresentationSerializer(WriteSerializer):
     def get_current_rung(self, presentation) -> float | None:
         step = getattr(presentation, "current_step", None)
         return step / 10 if step else None
+
+    def to_representation(self, presentation):
+        # The presentations list is the hottest read: built by hand (api/representations.py), held equal
+        # to the declared fields' output by tests/api/test_representations.py.
+        return representations.presentation(presentation, today=self.context.get("today"))
+
+    def declared_representation(self, presentation) -> dict:
+        """What the declared fields give: the contract ``to_representation`` must match."""
+        return super().to_representation(presentation)
 
     def get_current_rung_label(self, presentation) -> str:
         return ladder.rung_label(getattr(presentation, "current_step", None))

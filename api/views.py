@@ -14,12 +14,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, serializers, status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
 from cases import reports, selectors, services
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
+from . import exports, filters
 from . import fhir as fhir_export
-from . import filters
 from . import serializers as api_serializers
 from .concurrency import check_if_match, etag_for
 from .idempotency import idempotent
@@ -176,6 +177,18 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
     serializer_class = api_serializers.PresentationSerializer
     filterset_class = filters.PresentationFilter
     ordering_fields = ["first_seen_on", "last_visit_on", "current_step", "status", "id"]
+
+    @extend_schema(
+        summary="Every presentation of your clinics as CSV, streamed (for nightly integrations)",
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per presentation.")},
+    )
+    @action(
+        detail=False, methods=["get"], renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, exports.CSVRenderer]
+    )
+    def export(self, request):
+        # The list's filters apply; the rows stream in id order whatever the ordering asked for.
+        presentations = self.filter_queryset(selectors.scope(Presentation.objects.with_summary(), request.user))
+        return exports.presentations_csv(presentations)
 
     @extend_schema(responses=TimelineSerializer, summary="Visits, treatments and complications in date order")
     @action(detail=True, methods=["get"])
