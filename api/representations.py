@@ -1,0 +1,101 @@
+"""Hand-built JSON for the hottest read, a page of presentations, with exactly the declared serializer's output.
+
+DRF's declarative fields cost a few microseconds each per row; a page of 50 presentations with their
+patients and treatments runs a few thousand of them. ``presentation()`` builds the same dict directly
+from the loaded row (its annotations and prefetched treatments and visits), so the list costs what
+the data costs. ``tests/api/test_representations.py`` holds it equal to the declared fields' output,
+which stays the schema and the contract.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from cases import ladder
+from cases.models import Presentation
+
+_TENTH = Decimal("0.1")
+
+
+def _day(value: datetime.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def moment(value: datetime.datetime | None) -> str | None:
+    """A timestamp as DRF writes it: in the current zone, ISO 8601, UTC as ``Z``."""
+    if value is None:
+        return None
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def recommendation(rec: ladder.Recommendation) -> dict[str, Any]:
+    return {
+        "action": rec.action.value,
+        "summary": rec.summary,
+        "reason": rec.reason,
+        "target_rung": rec.target_rung,
+        "worsening": rec.worsening,
+        "stalled": rec.stalled,
+        "trial_ends_on": _day(rec.trial_ends_on),
+    }
+
+
+def treatment_summary(treatment) -> dict[str, Any]:
+    return {
+        "id": treatment.pk,
+        "kind": treatment.kind,
+        "rung": ladder.step_of(treatment.kind) / 10,
+        "started_on": _day(treatment.started_on),
+        "ended_on": _day(treatment.ended_on),
+        "response": treatment.response,
+        "response_assessed_on": _day(treatment.response_assessed_on),
+    }
+
+
+def presentation(p: Presentation, *, today: datetime.date | None = None) -> dict[str, Any]:
+    """One presentation as ``PresentationSerializer`` declares it (load it as ``presentation_list`` does)."""
+    patient = p.patient
+    treatments = list(p.treatments.all())
+    step = getattr(p, "current_step", None)
+    return {
+        "id": p.pk,
+        "patient": patient.pk,
+        "patient_summary": {
+            "id": patient.pk,
+            "mrn": patient.mrn,
+            "given_name": patient.given_name,
+            "family_name": patient.family_name,
+            "birth_date": _day(patient.birth_date),
+            "sex": patient.sex,
+        },
+        "foot": p.foot,
+        "interspace": p.interspace,
+        "onset_on": _day(p.onset_on),
+        "first_seen_on": _day(p.first_seen_on),
+        "symptoms": sorted(p.symptoms or []),
+        "aggravating_factors": sorted(p.aggravating_factors or []),
+        "relieving_factors": sorted(p.relieving_factors or []),
+        "pain_at_rest": p.pain_at_rest,
+        "risk_factors": sorted(p.risk_factors or []),
+        "exam_signs": sorted(p.exam_signs or []),
+        "imaging": p.imaging,
+        "size_mm": None if p.size_mm is None else f"{Decimal(p.size_mm).quantize(_TENTH):f}",
+        "unusual_size_confirmed": p.unusual_size_confirmed,
+        "icd10_code": p.icd10_code,
+        "status": p.status,
+        "notes": p.notes,
+        "current_rung": step / 10 if step else None,
+        "current_rung_label": ladder.rung_label(step),
+        "last_visit_on": _day(getattr(p, "last_visit_on", None)),
+        "latest_pain_walking": getattr(p, "latest_pain_walking", None),
+        "latest_pain_rest": getattr(p, "latest_pain_rest", None),
+        "treatments": [treatment_summary(t) for t in treatments],
+        "recommendation": recommendation(p.recommendation(today=today or patient.clinic.today())),
+        "created_at": moment(p.created_at),
+        "updated_at": moment(p.updated_at),
+    }
