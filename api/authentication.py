@@ -9,6 +9,9 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from cases.audit import audit_record
+from cases.audit_event import AuditAction, AuditVia
+
 from .models import ApiToken, token_digest
 from .throttling import FailedAuthenticationThrottle
 
@@ -29,6 +32,10 @@ class BearerTokenAuthentication(BaseAuthentication):
             return self._authenticate(parts)
         except AuthenticationFailed:
             guard.record_failure(request)
+            # Token guessing is a sign-in failure like any other, and belongs in the audit trail.
+            audit_record(
+                action=AuditAction.LOGIN_FAILURE, via=AuditVia.API, label="bearer token", request=request._request
+            )
             raise
 
     def _authenticate(self, parts):

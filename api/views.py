@@ -3,6 +3,9 @@
 Every collection is scoped to the caller's clinics before anything else happens, so another
 clinic's record is simply not found (404). Writes carry ETags and honour If-Match; creates honour
 Idempotency-Key. Clinical rules are not written here: ``cases`` decides, this layer translates.
+Every read is audited once per request (``cases.audit``): a list with the patients of the page it
+returned, a record or its timeline or next step as a view, the FHIR bundle as an export. Writes are
+audited by the services they call.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from cases import reports, selectors, services
+from cases.audit import audit_record
+from cases.audit_event import AuditAction
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
 from . import exports, filters
@@ -61,9 +66,21 @@ class ClinicRecordViewSet(
             self.get_serializer(instance).data, status=status_code, headers={"ETag": etag_for(instance), **headers}
         )
 
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self.listed = page if page is not None else queryset
+        return page
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit_record(action=AuditAction.LIST, records=self.listed, object_type=self.queryset_model._meta.label_lower)
+        return response
+
     def retrieve(self, request, *args, **kwargs):
         instance = self.get_object()
-        return Response(self.get_serializer(instance).data, headers={"ETag": etag_for(instance)})
+        response = Response(self.get_serializer(instance).data, headers={"ETag": etag_for(instance)})
+        audit_record(action=AuditAction.VIEW, record=instance)
+        return response
 
     @idempotent
     def create(self, request, *args, **kwargs):
@@ -108,7 +125,7 @@ class PatientViewSet(ClinicRecordViewSet):
 
     @extend_schema(request=None, summary="Archive a patient (clinical records are never deleted)")
     @action(detail=True, methods=["post"])
-    def archive(self, request, pk=None):
+    def archive(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
         with transaction.atomic():
             patient = self.get_object()
             patient.updated_at = Patient.objects.select_for_update().values_list("updated_at", flat=True).get(pk=pk)
@@ -127,8 +144,11 @@ class PatientViewSet(ClinicRecordViewSet):
         },
     )
     @action(detail=True, methods=["get"])
-    def fhir(self, request, pk=None):
-        return Response(fhir_export.patient_bundle(self.get_object()), content_type=fhir_export.FHIR_CONTENT_TYPE)
+    def fhir(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
+        patient = self.get_object()
+        bundle = fhir_export.patient_bundle(patient)
+        audit_record(action=AuditAction.EXPORT, record=patient)
+        return Response(bundle, content_type=fhir_export.FHIR_CONTENT_TYPE)
 
 
 class PresentationQueryMixin:
@@ -192,7 +212,7 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
 
     @extend_schema(responses=TimelineSerializer, summary="Visits, treatments and complications in date order")
     @action(detail=True, methods=["get"])
-    def timeline(self, request, pk=None):
+    def timeline(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
         presentation = self.get_object()
         treatments = list(presentation.treatments.prefetch_related("complications"))
         visits = list(presentation.visits.all())
@@ -244,15 +264,18 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
                 {"date": v.seen_on, "pain_walking": v.pain_walking, "pain_rest": v.pain_rest} for v in visits
             ],
         }
+        audit_record(action=AuditAction.VIEW, record=presentation)
         return Response(TimelineSerializer(timeline).data)
 
     @extend_schema(
         responses=api_serializers.RecommendationSerializer, summary="The treatment ladder's recommended next step"
     )
     @action(detail=True, methods=["get"], url_path="next-step")
-    def next_step(self, request, pk=None):
+    def next_step(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
         presentation = self.get_object()
-        return Response(self.get_serializer(presentation).data["recommendation"])
+        recommendation = self.get_serializer(presentation).data["recommendation"]
+        audit_record(action=AuditAction.VIEW, record=presentation)
+        return Response(recommendation)
 
 
 @extend_schema_view(
@@ -328,4 +351,10 @@ class OutcomeReportView(views.APIView):
             age_band=chosen.get("age_band"),
         )
         filters_applied = {name: str(value) for name, value in chosen.items()}
+        # Aggregates over many patients, none identified: recorded as a view of the report, with no patient.
+        audit_record(
+            action=AuditAction.VIEW,
+            object_type="report.outcomes",
+            clinic_id=chosen.get("clinic") if "clinic" in chosen else None,
+        )
         return Response(api_serializers.OutcomeReportSerializer({"filters": filters_applied, "rows": rows}).data)

@@ -7,7 +7,7 @@ class CasesConfig(AppConfig):
     verbose_name = "Neuroma cases"
 
     def ready(self) -> None:
-        from . import outcomes
+        from . import audit, outcomes  # noqa: F401  (audit connects the sign-in and failed sign-in signals)
         from .models import Treatment, Visit
 
         # The report's stored per-treatment facts follow every saved visit and treatment, whatever saved it.

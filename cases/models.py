@@ -41,6 +41,7 @@ from .choices import (
     TreatmentKind,
 )
 from .fields import ChoiceSetField
+from .history import RecordedWritesQuerySet, track_history
 from .validators import injection_warnings, neuroma_size_warnings
 
 PAIN_NRS = [MinValueValidator(0), MaxValueValidator(10)]
@@ -96,7 +97,9 @@ class Membership(models.Model):
         return f"{self.user} · {self.get_role_display()} at {self.clinic}"
 
 
-class ClinicScopedQuerySet(models.QuerySet):
+class ClinicScopedQuerySet(RecordedWritesQuerySet):
+    """Clinical records: scoped by clinic, and never bulk-written around their history (``cases.history``)."""
+
     def in_clinics(self, clinics) -> ClinicScopedQuerySet:
         """Only rows belonging to the given clinics (ids, instances or a queryset)."""
         return self.filter(**{f"{self.model.CLINIC_PATH}__in": clinics})
@@ -657,3 +660,10 @@ class TreatmentOutcome(models.Model):
 
     def __str__(self) -> str:
         return f"Outcome facts of treatment {self.treatment_id}"
+
+
+# Every clinical record keeps its full change history (who, when, which fields), see cases/history.py.
+track_history(Membership, Patient, Presentation, Visit, Treatment, Complication)
+
+# The audit trail's model lives in its own module; re-exported so ``from cases.models import AuditEvent`` works.
+from .audit_event import AuditEvent  # noqa: E402, F401

@@ -4,6 +4,9 @@ Each one runs in a transaction, locks the presentation it changes (so two clinic
 injections at once cannot both slip under the yearly limit), validates with the model's
 ``full_clean()`` — which applies the field ranges, the cross-field rules and the treatment
 ladder — and only then saves. A ``ValidationError`` leaves the database untouched.
+
+Each also records its audit event (``cases.audit``) in the same transaction: a committed change always
+has one, a refused change never does. The change history (``cases.history``) follows ``save()``.
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ from typing import Any
 
 from django.db import transaction
 
+from .audit import audit_record
+from .audit_event import AuditAction
 from .models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 
 
-def _validated_save(instance, **fields: Any):
+def _validated_save(instance, audit_action: str = "", **fields: Any):
+    creating = instance._state.adding
     for name, value in fields.items():
         setattr(instance, name, value)
     instance.full_clean()
     instance.save()
+    audit_record(action=audit_action or (AuditAction.CREATE if creating else AuditAction.UPDATE), record=instance)
     return instance
 
 
@@ -51,7 +58,7 @@ def patient_update(*, patient: Patient, **fields: Any) -> Patient:
 @transaction.atomic
 def patient_archive(*, patient: Patient) -> Patient:
     """Archive instead of delete: clinical records are kept."""
-    return _validated_save(patient, archived=True)
+    return _validated_save(patient, audit_action=AuditAction.ARCHIVE, archived=True)
 
 
 @transaction.atomic

@@ -49,12 +49,13 @@ def queries_for(client, url) -> tuple[int, int]:
 
 # Token lookup + the caller's clinic memberships + the page (cursor pagination needs no COUNT),
 # plus one query per prefetched relation.
+# Each count includes the one INSERT of the request's audit event (the page's patient ids).
 EXPECTED_QUERIES = {
-    "patients": 3,
-    "presentations": 5,  # + treatments and visits, for the recommendation
-    "visits": 3,
-    "treatments": 4,  # + complications
-    "complications": 3,
+    "patients": 4,
+    "presentations": 6,  # + treatments and visits, for the recommendation
+    "visits": 4,
+    "treatments": 5,  # + complications
+    "complications": 4,
 }
 
 

@@ -800,7 +800,8 @@ def test_response_filter_matches_the_current_treatments_response(as_podiatrist, 
 def test_status_and_interspace_filters(as_podiatrist, clinic):
     _case(clinic, "C-ACTIVE")
     closed = _case(clinic, "C-CLOSED")
-    Presentation.objects.filter(pk=closed.pk).update(status=PresentationStatus.CLOSED, interspace=2)
+    closed.status, closed.interspace = PresentationStatus.CLOSED, 2
+    closed.save(update_fields=["status", "interspace"])
 
     assert _listed_mrns(as_podiatrist, status__exact="closed") == {"C-CLOSED"}
     assert _listed_mrns(as_podiatrist, interspace="3") == {"C-ACTIVE"}

@@ -8,7 +8,8 @@ import pytest
 from django.apps import apps
 from django.db import IntegrityError, connection, models, transaction
 
-from cases.models import Membership, Patient, Presentation, Visit
+from cases.bulk import bulk_create_clinical
+from cases.models import Membership, Patient, Presentation
 from tests.factories import (
     ClinicFactory,
     ComplicationFactory,
@@ -238,15 +239,18 @@ def test_the_same_mrn_in_another_clinic_is_accepted_by_the_database():
 # The ORM paths that skip full_clean() meet the same constraints.
 
 
-def test_queryset_update_cannot_write_pain_above_10():
+def test_save_without_full_clean_cannot_write_pain_above_10():
+    # QuerySet.update() is refused outright on clinical models (tests/cases/test_history.py); a bare
+    # save() is the ORM path left that skips full_clean().
     visit = VisitFactory()
-    assert_refused("visit_pain_rest_0_10", lambda: Visit.objects.filter(pk=visit.pk).update(pain_rest=11))
+    visit.pain_rest = 11
+    assert_refused("visit_pain_rest_0_10", visit.save)
 
 
 def test_bulk_create_cannot_load_a_duplicate_mrn():
     existing = PatientFactory(mrn="MRN-42")
     duplicate = PatientFactory.build(clinic=existing.clinic, mrn="MRN-42")
-    assert_refused("patient_mrn_unique_per_clinic", lambda: Patient.objects.bulk_create([duplicate]))
+    assert_refused("patient_mrn_unique_per_clinic", lambda: bulk_create_clinical(Patient, [duplicate]))
     assert Patient.objects.filter(mrn="MRN-42").count() == 1
 
 

@@ -10,7 +10,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.choices import PresentationStatus, Response, TreatmentKind
-from cases.models import Presentation
 
 from ..factories import PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 
@@ -122,7 +121,8 @@ def test_review_lists_each_case_under_its_reason(client, clinic_admin, clinic):
     _worsening(clinic, "WORSE")
     calm = _presentation(clinic, "CALM")
     TreatmentFactory(presentation=calm, kind=TreatmentKind.ORTHOSIS, orthosis_type="metatarsal_pad")
-    Presentation.objects.filter(pk=calm.pk).update(status=PresentationStatus.RESOLVED)
+    calm.status = PresentationStatus.RESOLVED
+    calm.save(update_fields=["status"])
     client.force_login(clinic_admin)
 
     sections = _sections(client.get(reverse(REVIEW_URL)))

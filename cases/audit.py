@@ -1,0 +1,204 @@
+"""The one place that records audit events, and who the actor of the current request or command is.
+
+Every read and write of patient data calls ``audit_record(action=..., ...)`` once:
+
+- writes from ``cases.services`` (and the admin's own saves), inside the write's transaction, so a
+  refused or rolled-back change leaves no event and a committed change always has one;
+- reads from the API views and the admin pages, once per request — a list records the ids of the
+  patients on the page it returned, in the same single INSERT;
+- sign-ins and failed sign-ins from Django's auth signals and the API's bearer-token check.
+
+Who is acting comes from a context variable. ``AuditContextMiddleware`` puts the request there, and
+the actor is read from it when the event is written: by then the admin's session user is known, and
+so is the API's token user (DRF authenticates inside the view and copies the user and token onto the
+underlying request). Management commands say who they are with ``acting(...)``. The same actor is the
+``history_user`` of the change history (``cases.history``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import models
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from clinic.request_id import current_request_id, get_request_id
+
+from .audit_event import AuditAction, AuditEvent, AuditVia
+from .selectors import clinic_roles
+
+SUPERUSER_ROLE = "superuser"
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    request: HttpRequest | None = None
+    via: str | None = None
+    user: object | None = None
+    label: str = ""
+
+
+NO_CONTEXT = AuditContext()  # frozen, so safe to share as the default
+_current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar("audit_context", default=NO_CONTEXT)
+
+
+class AuditContextMiddleware:
+    """Make the request the audit context of everything that runs while serving it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest):
+        token = _current.set(AuditContext(request=request))
+        try:
+            return self.get_response(request)
+        finally:
+            _current.reset(token)
+
+
+@contextlib.contextmanager
+def acting(*, via: str = AuditVia.COMMAND, user=None, label: str = "") -> Iterator[None]:
+    """Run outside a request (a management command, a script) as ``user`` or a named process.
+
+    The block also gets its own request id, so all the events of one command run can be found together.
+    """
+    context_token = _current.set(AuditContext(via=via, user=user, label=label))
+    request_token = current_request_id.set(get_request_id() or uuid.uuid4().hex)
+    try:
+        yield
+    finally:
+        current_request_id.reset(request_token)
+        _current.reset(context_token)
+
+
+def current_user():
+    """The authenticated user acting now, or None (an anonymous request, a command run by no user)."""
+    context = _current.get()
+    if context.user is not None:
+        return context.user
+    user = getattr(context.request, "user", None)
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _via(request: HttpRequest | None) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is not None and "admin" in match.namespaces:
+        return AuditVia.ADMIN
+    path = getattr(request, "path", "")
+    if path.startswith("/api/"):
+        return AuditVia.API
+    return AuditVia.PAGE
+
+
+def _client_ip(request: HttpRequest | None) -> str | None:
+    # REMOTE_ADDR is the address that reached us; behind a proxy, configure it to set REMOTE_ADDR
+    # (a client-supplied X-Forwarded-For would let anyone write any address into the trail).
+    if request is None:
+        return None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def patient_id_of(record: models.Model) -> int:
+    """The id of the patient a clinical record belongs to, by walking its model's ``CLINIC_PATH``."""
+    *hops, _clinic = record.CLINIC_PATH.split("__")
+    if not hops:
+        return record.pk  # a Patient: its path is just "clinic"
+    *walk, last = hops
+    for hop in walk:
+        record = getattr(record, hop)
+    return getattr(record, f"{last}_id")
+
+
+def clinic_id_of(record: models.Model) -> int:
+    *hops, last = record.CLINIC_PATH.split("__")
+    for hop in hops:
+        record = getattr(record, hop)
+    return getattr(record, f"{last}_id")
+
+
+def _role(user, clinic_id: int | None) -> str:
+    if user is None:
+        return ""
+    if clinic_id is not None:
+        role = clinic_roles(user).get(clinic_id)
+        if role:
+            return role
+    return SUPERUSER_ROLE if user.is_superuser else ""
+
+
+def _single_clinic(user) -> int | None:
+    roles = clinic_roles(user) if user is not None else {}
+    return next(iter(roles)) if len(roles) == 1 else None
+
+
+def audit_record(
+    *,
+    action: str,
+    record: models.Model | None = None,
+    records: Iterable[models.Model] | None = None,
+    patient_ids: Iterable[int] | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    clinic_id: int | None = None,
+    user=None,
+    label: str = "",
+    via: str | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    """Write one audit event for ``record`` (a clinical record) or ``records`` (a list's page), in one INSERT.
+
+    The actor, token, address, request id and door (``via``) come from the current context unless given.
+    The clinic is the record's; for a list, the one clinic its rows belong to (or the actor's only clinic).
+    """
+    context = _current.get()
+    request = request or context.request
+    user = user or current_user()
+    patient_ids = list(patient_ids or [])
+    if record is not None:
+        object_type = object_type or record._meta.label_lower
+        object_id = object_id or str(record.pk)
+        clinic_id = clinic_id or clinic_id_of(record)
+        patient_ids = [patient_id_of(record)]
+    if records is not None:
+        rows = list(records)
+        object_type = object_type or (rows[0]._meta.label_lower if rows else "")
+        patient_ids = list(dict.fromkeys(patient_id_of(row) for row in rows))
+        clinics = {clinic_id_of(row) for row in rows}
+        clinic_id = clinic_id or (clinics.pop() if len(clinics) == 1 else None)
+    if clinic_id is None:
+        clinic_id = _single_clinic(user)
+    auth = getattr(request, "auth", None)
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_label=label or context.label or (user.get_username() if user is not None else ""),
+        api_token_id=getattr(auth, "pk", None),
+        api_token_prefix=getattr(auth, "prefix", ""),
+        role=_role(user, clinic_id),
+        clinic_id=clinic_id,
+        action=action,
+        via=via or context.via or _via(request),
+        object_type=object_type,
+        object_id=object_id,
+        # A single record's patient, for the common "who saw this patient" lookup; lists keep only patient_ids.
+        patient_id=patient_ids[0] if record is not None else None,
+        patient_ids=patient_ids,
+        client_ip=_client_ip(request),
+        request_id=get_request_id() or "",
+    )
+
+
+@receiver(user_logged_in, dispatch_uid="audit-login")
+def _record_login(sender, request, user, **kwargs) -> None:
+    audit_record(action=AuditAction.LOGIN, user=user, request=request, via=_via(request) if request else None)
+
+
+@receiver(user_login_failed, dispatch_uid="audit-login-failure")
+def _record_login_failure(sender, credentials, request=None, **kwargs) -> None:
+    attempted = str(credentials.get("username", ""))[:150]
+    audit_record(action=AuditAction.LOGIN_FAILURE, label=attempted, request=request, via=_via(request))
