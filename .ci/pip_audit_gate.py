@@ -24,7 +24,8 @@ def main(report_path: str) -> int:
     for dependency in vulnerable:
         for vuln in dependency["vulns"]:
             print(
-                f"VULNERABLE {dependency['name']} {dependency['version']}: {vuln['id']} (fix: {vuln.get('fix_versions')})"
+                f"VULNERABLE {dependency['name']} {dependency['version']}: {vuln['id']}",
+                f"(fix: {vuln.get('fix_versions')})",
             )
     if vulnerable:
         return 1
