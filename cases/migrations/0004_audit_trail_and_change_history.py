@@ -230,8 +230,10 @@ class Migration(migrations.Migration):
 REFUSE_CHANGE = """
 CREATE OR REPLACE FUNCTION cases_auditevent_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'cases_auditevent is append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
+    -- The message is concatenated, not formatted: a percent sign would be read as a query placeholder.
+    RAISE EXCEPTION USING
+        MESSAGE = 'cases_auditevent is append-only: ' || TG_OP || ' refused',
+        ERRCODE = 'insufficient_privilege';
 END
 $$;
 CREATE TRIGGER cases_auditevent_append_only
