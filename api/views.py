@@ -208,6 +208,12 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
     def export(self, request):
         # The list's filters apply; the rows stream in id order whatever the ordering asked for.
         presentations = self.filter_queryset(selectors.scope(Presentation.objects.with_summary(), request.user))
+        # Recorded before streaming starts, with every exported patient: one id query, one INSERT.
+        audit_record(
+            action=AuditAction.EXPORT,
+            object_type="cases.presentation",
+            patient_ids=presentations.order_by("patient_id").values_list("patient_id", flat=True).distinct(),
+        )
         return exports.presentations_csv(presentations)
 
     @extend_schema(responses=TimelineSerializer, summary="Visits, treatments and complications in date order")

@@ -6,6 +6,12 @@ superusers delete clinical records (patients are archived instead). Every querys
 foreign-key choice is scoped to the user's clinics, so another clinic's record is "not found",
 never shown. Saves are validated by the models' ``full_clean()`` (ranges, cross-field rules and the
 treatment ladder), plus ``cases.forms`` for rows added together in one submission.
+
+Every page that shows patient data records an audit event (``cases.audit``): a changelist the ids of
+the patients on the page, a change page or history page a view, a save a create or update (in the
+change view's transaction). Each record's change history (django-simple-history) is one click from its
+page; the audit trail itself is browsed read-only by clinic admins, and a patient's access report is
+linked from the patient's page.
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from simple_history.admin import SimpleHistoryAdmin
 
 from . import ladder, services
+from .audit import audit_record
+from .audit_event import AuditAction, AuditEvent
 from .choices import Response, Role
 from .forms import ClinicianChoiceField, PresentationInlineFormSet, TreatmentInlineFormSet
 from .models import Clinic, Complication, Membership, Patient, Presentation, Treatment, Visit
@@ -120,8 +129,12 @@ class ClinicRolePermissions:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-class ClinicRecordAdmin(ClinicRolePermissions, admin.ModelAdmin):
-    """A clinical record's own pages; ``owner_field`` ties it to its clinic and is fixed once saved."""
+class ClinicRecordAdmin(ClinicRolePermissions, SimpleHistoryAdmin):
+    """A clinical record's own pages; ``owner_field`` ties it to its clinic and is fixed once saved.
+
+    Its "History" page lists every saved version (who, when, which fields, old → new); versions are read,
+    never reverted from there — a correction is a new change, through the record's own page.
+    """
 
     owner_field: str
     formfield_overrides = COMPACT_NOTES
@@ -156,15 +169,56 @@ class ClinicRecordAdmin(ClinicRolePermissions, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
         _default_clinician(obj, request.user)
         super().save_model(request, obj, form, change)
+        audit_record(action=AuditAction.UPDATE if change else AuditAction.CREATE, record=obj)
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
         rows = formset.save(commit=False)
         for deleted in formset.deleted_objects:
+            audit_record(action=AuditAction.DELETE, record=deleted)
             deleted.delete()
         for row in rows:
             _default_clinician(row, request.user)
+            creating = row._state.adding
             row.save()
+            audit_record(action=AuditAction.CREATE if creating else AuditAction.UPDATE, record=row)
         formset.save_m2m()
+
+    def delete_model(self, request: HttpRequest, obj) -> None:
+        audit_record(action=AuditAction.DELETE, record=obj)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for record in queryset:
+            self.delete_model(request, record)
+
+    def get_changelist_instance(self, request: HttpRequest):
+        changelist = super().get_changelist_instance(request)
+        audit_record(action=AuditAction.LIST, records=changelist.result_list, object_type=self.opts.label_lower)
+        return changelist
+
+    def render_change_form(self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and obj.pk is not None:
+            audit_record(action=AuditAction.VIEW, record=obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
+        response = super().history_view(request, object_id, extra_context)
+        record = self.get_object(request, object_id)  # the page renders eagerly, so look the record up again
+        if record is not None:
+            audit_record(action=AuditAction.VIEW, record=record)
+        return response
+
+    def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied  # versions are read here, never written back
+        response = super().history_form_view(request, object_id, version_id, extra_context)
+        record = self.get_object(request, object_id)
+        if record is not None:
+            audit_record(action=AuditAction.VIEW, record=record)
+        return response
+
+    def revert_disabled(self, request: HttpRequest, obj=None) -> bool:
+        return True
 
 
 # Inlines
@@ -320,9 +374,21 @@ class PatientAdmin(ClinicRecordAdmin):
     inlines = [PresentationInline]
     actions = ["archive_selected"]
 
+    def get_fields(self, request: HttpRequest, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is not None and is_clinic_admin(request.user):
+            return [*fields, "access_report"]
+        return fields
+
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # Archiving goes through cases.services.patient_archive (the action); only a superuser un-archives.
-        return [] if request.user.is_superuser else ["archived"]
+        return ["access_report"] if request.user.is_superuser else ["archived", "access_report"]
+
+    @admin.display(description="access report")
+    def access_report(self, patient: Patient) -> str:
+        """Who opened, listed, exported or changed this patient's record, and when: the audit trail, filtered."""
+        url = reverse("admin:cases_auditevent_changelist", current_app=self.admin_site.name)
+        return format_html('<a href="{}?patient={}">Who has seen this record</a>', url, patient.pk)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         initial = super().get_changeform_initial_data(request)
@@ -478,6 +544,12 @@ class PresentationAdmin(ClinicRecordAdmin):
         if not is_clinic_admin(request.user):
             raise PermissionDenied
         review = progression_review(user=request.user)
+        listed = {
+            entry.presentation.pk: entry.presentation
+            for entries in (review.due_for_escalation, review.stalled, review.skipped_rungs, review.worsening)
+            for entry in entries
+        }
+        audit_record(action=AuditAction.LIST, records=listed.values(), object_type=self.opts.label_lower)
         sections = [
             ReviewSection(
                 "due_for_escalation",
@@ -679,3 +751,92 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
+
+
+# The audit trail
+
+
+class PatientFilter(admin.SimpleListFilter):
+    """Events that touched one patient (``?patient=<id>``): views and changes of their records, and lists
+    and exports that included them. Reached from the patient's page ("access report")."""
+
+    title = "patient"
+    parameter_name = "patient"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, f"Patient #{value}")] if value and value.isdigit() else []
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.touching_patient(int(value)) if value and value.isdigit() else queryset
+
+
+class ActorFilter(admin.SimpleListFilter):
+    """The staff who appear in the events this admin may see (not every user of the system)."""
+
+    title = "user"
+    parameter_name = "actor"
+
+    def lookups(self, request, model_admin):
+        actor_ids = model_admin.get_queryset(request).exclude(actor=None).values("actor")
+        return [
+            (str(user.pk), user.get_username()) for user in User.objects.filter(pk__in=actor_ids).order_by("username")
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset.filter(actor_id=int(value)) if value and value.isdigit() else queryset
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """The audit trail, read-only for everyone: clinic admins see their clinics' events, superusers all.
+
+    Nobody adds, changes or deletes an event here (the model and, on PostgreSQL, a trigger refuse it anyway).
+    """
+
+    list_display = [
+        "occurred_at",
+        "action",
+        "via",
+        "actor_label",
+        "role",
+        "clinic_id",
+        "object_type",
+        "object_id",
+        "patient_list",
+        "client_ip",
+        "request_id",
+    ]
+    list_filter = [PatientFilter, ActorFilter, "action", "via"]
+    date_hierarchy = "occurred_at"
+    search_fields = ["=request_id", "=object_id", "actor_label"]
+    search_help_text = "Search by request id, record id or username."
+    list_per_page = 100
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        events = super().get_queryset(request)
+        clinic_ids = clinic_ids_for(request.user, roles=frozenset({Role.CLINIC_ADMIN}))
+        return events if clinic_ids is None else events.filter(clinic_id__in=clinic_ids)
+
+    @admin.display(description="patients")
+    def patient_list(self, event: AuditEvent) -> str:
+        return ", ".join(str(patient_id) for patient_id in event.patient_ids)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_clinic_admin(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        if not is_clinic_admin(request.user):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -87,6 +87,8 @@ def current_user():
 
 
 def _via(request: HttpRequest | None) -> str:
+    if request is None:
+        return AuditVia.COMMAND  # outside any request: a command, a script, a shell
     match = getattr(request, "resolver_match", None)
     if match is not None and "admin" in match.namespaces:
         return AuditVia.ADMIN

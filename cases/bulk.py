@@ -53,11 +53,15 @@ def bulk_create_clinical(
 
 def _audit_batch(model: type[models.Model], batch: list[models.Model]) -> None:
     # One query for the batch's patients and clinics, rather than walking each row's parents.
+    owners = {
+        pk: (patient_id, clinic_id)
+        for pk, patient_id, clinic_id in model._default_manager.filter(pk__in=[row.pk for row in batch]).values_list(
+            "pk", _patient_path(model), model.CLINIC_PATH
+        )
+    }
     patients_by_clinic: dict[int, list[int]] = defaultdict(list)
-    owners = model._default_manager.filter(pk__in=[row.pk for row in batch]).values_list(
-        _patient_path(model), model.CLINIC_PATH
-    )
-    for patient_id, clinic_id in owners:
+    for row in batch:  # in the caller's order, so the event lists patients as they were given
+        patient_id, clinic_id = owners[row.pk]
         if patient_id not in patients_by_clinic[clinic_id]:
             patients_by_clinic[clinic_id].append(patient_id)
     for clinic_id, patient_ids in patients_by_clinic.items():

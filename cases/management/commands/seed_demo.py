@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cases import demo
+from cases.audit import acting
 from cases.models import Patient
 
 
@@ -66,7 +67,9 @@ class Command(BaseCommand):
         show_progress = not options["no_progress"] and sys.stderr.isatty()
         with tqdm(total=seed_options.patients, unit="patient", disable=not show_progress, file=sys.stderr) as bar:
             try:
-                summary = demo.seed(seed_options, on_patient=bar.update)
+                # Every write goes through the services, which audit it: as this command, with one request id.
+                with acting(label="command:seed_demo"):
+                    summary = demo.seed(seed_options, on_patient=bar.update)
             except demo.DemoRefused as error:
                 raise CommandError(str(error)) from error
         elapsed = time.monotonic() - started
