@@ -61,7 +61,15 @@ def presentation(p: Presentation, *, today: datetime.date | None = None) -> dict
     """One presentation as ``PresentationSerializer`` declares it (load it as ``presentation_list`` does)."""
     patient = p.patient
     treatments = list(p.treatments.all())
-    step = getattr(p, "current_step", None)
+    if hasattr(p, "current_step"):  # annotated by ``with_summary``
+        step, last_visit_on = p.current_step, p.last_visit_on
+        latest_pain_walking, latest_pain_rest = p.latest_pain_walking, p.latest_pain_rest
+    else:  # the same facts, from the prefetched rows (visits in date order, as recorded)
+        visits = p.visits.all()
+        latest = visits[len(visits) - 1] if visits else None
+        step = ladder.highest_step(treatments)
+        last_visit_on = latest and latest.seen_on
+        latest_pain_walking, latest_pain_rest = latest and latest.pain_walking, latest and latest.pain_rest
     return {
         "id": p.pk,
         "patient": patient.pk,
@@ -91,9 +99,9 @@ def presentation(p: Presentation, *, today: datetime.date | None = None) -> dict
         "notes": p.notes,
         "current_rung": step / 10 if step else None,
         "current_rung_label": ladder.rung_label(step),
-        "last_visit_on": _day(getattr(p, "last_visit_on", None)),
-        "latest_pain_walking": getattr(p, "latest_pain_walking", None),
-        "latest_pain_rest": getattr(p, "latest_pain_rest", None),
+        "last_visit_on": _day(last_visit_on),
+        "latest_pain_walking": latest_pain_walking,
+        "latest_pain_rest": latest_pain_rest,
         "treatments": [treatment_summary(t) for t in treatments],
         "recommendation": recommendation(p.recommendation(today=today or patient.clinic.today())),
         "created_at": moment(p.created_at),

@@ -10,6 +10,7 @@ from rest_framework.test import APIRequestFactory
 from api.serializers import PresentationSerializer
 from api.views import PresentationViewSet
 from cases.choices import PresentationStatus, Response
+from cases.selectors import scope
 from tests.factories import PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,15 +57,23 @@ def records(clinic, podiatrist):
 def test_the_hand_built_json_equals_the_declared_fields_for_every_presentation(records, podiatrist):
     request = APIRequestFactory().get("/api/v1/presentations/")
     request.user = podiatrist
-    view = PresentationViewSet(request=request, format_kwarg=None, action="list")
-    presentations = list(view.get_queryset().order_by("pk"))
+    view = PresentationViewSet(request=request, format_kwarg=None, action="retrieve")
     serializer = PresentationSerializer(context={"request": request})
+    annotated = list(scope(view.base_queryset(summary=True), podiatrist).order_by("pk"))
+    prefetched_only = list(scope(view.base_queryset(summary=False), podiatrist).order_by("pk"))
 
-    for presentation in presentations:
-        assert as_json(serializer.to_representation(presentation)) == as_json(
-            serializer.declared_representation(presentation)
-        )
-    assert [len(serializer.to_representation(p)["treatments"]) for p in presentations] == [0, 2, 1]
+    for with_summary, without in zip(annotated, prefetched_only, strict=True):
+        declared = as_json(serializer.declared_representation(with_summary))
+        assert as_json(serializer.to_representation(with_summary)) == declared
+        assert as_json(serializer.to_representation(without)) == declared
+    assert [len(serializer.to_representation(p)["treatments"]) for p in annotated] == [0, 2, 1]
+
+
+def test_a_plain_page_leaves_the_summary_to_the_prefetched_rows_and_ordering_brings_it_back(api, records):
+    plain = api.get("/api/v1/presentations/").json()["results"]
+    ordered = api.get("/api/v1/presentations/?ordering=-id").json()["results"]
+    assert plain == ordered
+    assert {row["id"]: row["latest_pain_walking"] for row in plain}[records[1].pk] == 4
 
 
 def test_the_list_shows_each_presentations_treatments_in_ladder_order(api, records):
