@@ -151,15 +151,26 @@ class PatientViewSet(ClinicRecordViewSet):
         return Response(bundle, content_type=fhir_export.FHIR_CONTENT_TYPE)
 
 
+TREATMENT_FACTS = (
+    "presentation_id",
+    "kind",
+    "started_on",
+    "ended_on",
+    "response",
+    "response_assessed_on",
+    "justification",
+)
+VISIT_FACTS = ("presentation_id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
+
+
 class PresentationQueryMixin:
-    def base_queryset(self):
-        return (
-            Presentation.objects.with_summary()
-            .select_related("patient", "patient__clinic")
-            .prefetch_related(
-                Prefetch("treatments", queryset=Treatment.objects.order_by("started_on", "pk")),
-                Prefetch("visits", queryset=Visit.objects.order_by("seen_on", "pk")),
-            )
+    def base_queryset(self, *, summary: bool = True):
+        presentations = Presentation.objects.with_summary() if summary else Presentation.objects.all()
+        return presentations.select_related("patient", "patient__clinic").prefetch_related(
+            # Only what the recommendation, the treatment summaries and the timeline read: a page of
+            # 50 presentations brings a few hundred of these, and unread timestamps cost parsing.
+            Prefetch("treatments", queryset=Treatment.objects.order_by("started_on", "pk").only(*TREATMENT_FACTS)),
+            Prefetch("visits", queryset=Visit.objects.order_by("seen_on", "pk").only(*VISIT_FACTS)),
         )
 
 
@@ -197,6 +208,14 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
     serializer_class = api_serializers.PresentationSerializer
     filterset_class = filters.PresentationFilter
     ordering_fields = ["first_seen_on", "last_visit_on", "current_step", "status", "id"]
+    SUMMARY_PARAMETERS = frozenset({"ordering", "rung"})
+
+    def base_queryset(self, *, summary: bool = True):
+        # A plain page reads its rung and latest pain from the treatments and visits it prefetches anyway
+        # (api/representations.py); ordering or filtering on them needs them in SQL.
+        if self.action == "list" and not self.SUMMARY_PARAMETERS & set(self.request.query_params):
+            summary = False
+        return super().base_queryset(summary=summary)
 
     @extend_schema(
         summary="Every presentation of your clinics as CSV, streamed (for nightly integrations)",
