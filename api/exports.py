@@ -11,9 +11,12 @@ import csv
 from collections.abc import Iterable, Iterator
 
 import orjson
+from django.db import router
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from rest_framework.renderers import BaseRenderer
+
+from clinic.db_routers import replica_reads
 
 CHUNK_ROWS = 2000
 """Rows fetched from the database per round trip."""
@@ -84,7 +87,13 @@ def presentation_rows(presentations: QuerySet) -> Iterator[tuple]:
 
 
 def presentations_csv(presentations: QuerySet, *, filename: str = "presentations.csv") -> StreamingHttpResponse:
-    """Stream ``presentations`` (already scoped to the caller, annotated ``with_summary``) as CSV."""
+    """Stream ``presentations`` (already scoped to the caller, annotated ``with_summary``) as CSV.
+
+    The rows are read after this returns, while the body streams, so the database is chosen here:
+    the replica when one is configured (an export may lag the primary by the replication delay).
+    """
+    with replica_reads():
+        presentations = presentations.using(router.db_for_read(presentations.model))
     header = [name for name, _ in PRESENTATION_COLUMNS]
     response = StreamingHttpResponse(
         _csv_lines(header, presentation_rows(presentations)), content_type="text/csv; charset=utf-8"
