@@ -19,3 +19,6 @@ AXES_ENABLED = False
 # The suite talks plain HTTP (the test client, and the browser tests' live server); one test asserts the
 # production value redirects http to https (tests/test_security_settings.py).
 SECURE_SSL_REDIRECT = False
+
+# A second alias that mirrors default, so the read-replica router is exercised (tests/api/test_db_routers.py).
+DATABASES["replica"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
