@@ -225,7 +225,7 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
     @action(
         detail=False, methods=["get"], renderer_classes=[*api_settings.DEFAULT_RENDERER_CLASSES, exports.CSVRenderer]
     )
-    def export(self, request):
+    def export(self, request, format=None):  # format: the router's suffix route (export.json) passes it
         # The list's filters apply; the rows stream in id order whatever the ordering asked for.
         presentations = self.filter_queryset(selectors.scope(Presentation.objects.with_summary(), request.user))
         # Recorded before streaming starts, with every exported patient: one id query, one INSERT.

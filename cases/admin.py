@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -201,7 +202,20 @@ class ClinicRecordAdmin(ClinicRolePermissions, SimpleHistoryAdmin):
             audit_record(action=AuditAction.VIEW, record=obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
+    def _outside_scope(self, request: HttpRequest, object_id: str):
+        """The "not found" redirect for a record the user's clinics do not hold, else None.
+
+        django-simple-history falls back to the unscoped history table when the scoped queryset misses, which
+        answered 403 for another clinic's record but 404 for an unused id; only a superuser reads the history
+        of a record that no longer exists.
+        """
+        if request.user.is_superuser or self.get_object(request, unquote(object_id)) is not None:
+            return None
+        return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+
     def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
+        if (not_found := self._outside_scope(request, object_id)) is not None:
+            return not_found
         response = super().history_view(request, object_id, extra_context)
         record = self.get_object(request, object_id)  # the page renders eagerly, so look the record up again
         if record is not None:
@@ -211,6 +225,8 @@ class ClinicRecordAdmin(ClinicRolePermissions, SimpleHistoryAdmin):
     def history_form_view(self, request: HttpRequest, object_id: str, version_id: str, extra_context=None):
         if request.method != "GET":
             raise PermissionDenied  # versions are read here, never written back
+        if (not_found := self._outside_scope(request, object_id)) is not None:
+            return not_found
         response = super().history_form_view(request, object_id, version_id, extra_context)
         record = self.get_object(request, object_id)
         if record is not None:
@@ -716,8 +732,21 @@ class ClinicAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
 
+class RolePagesFirst:
+    """Refuse a role the history page before looking the record up, as the change page does.
+
+    Django's history view looks the record up first, so a podiatrist got "not found" on a membership's history
+    but 403 on its change page; refusing first gives a role without these pages the same answer on each.
+    """
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: dict | None = None):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return super().history_view(request, object_id, extra_context)
+
+
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(RolePagesFirst, admin.ModelAdmin):
     """Superusers manage memberships; a clinic admin may read their own clinic's."""
 
     list_display = ["user", "clinic", "role"]
@@ -790,7 +819,7 @@ class ActorFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(RolePagesFirst, admin.ModelAdmin):
     """The audit trail, read-only for everyone: clinic admins see their clinics' events, superusers all.
 
     Nobody adds, changes or deletes an event here (the model and, on PostgreSQL, a trigger refuse it anyway).
