@@ -1,0 +1,69 @@
+"""Writes a benchmark run as ``<output>.json`` (every figure) and ``<output>.md`` (the table the docs quote)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _ratio(value: float, reference: float) -> str:
+    return f"{value / reference:.2f}x" if reference else "—"
+
+
+def markdown(results: dict) -> str:
+    runs = {run["name"]: run for run in results["runs"]}
+    floor, naive = runs["presentations list (floor)"], runs["presentations list (naive)"]
+    machine, counts = results["machine"], results["dataset"]
+    lines = [
+        f"# Benchmark run {results['when']}",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; PostgreSQL "
+        f"{machine['postgresql']}, Python {machine['python']}. Load average before "
+        f"{', '.join(f'{x:.2f}' for x in results['load_average_before'])}, after "
+        f"{', '.join(f'{x:.2f}' for x in results['load_average_after'])}.",
+        f"Server: gunicorn, {results['settings']['workers']} workers x {results['settings']['threads']} threads "
+        f"(gthread), production settings. Load: wrk, {results['settings']['connections']} connections, "
+        f"{results['settings']['wrk_threads']} threads, {results['settings']['duration']} s per scenario, loopback.",
+        "Dataset: "
+        + ", ".join(f"{n:,} {table}s" for table, n in counts.items())
+        + (f"; generated in {results['generator_seconds']} s." if results["generator_seconds"] else " (reused)."),
+        "",
+        "| scenario | req/s | p50 ms | p95 ms | queries/request | peak worker RSS MB | req/s vs floor | "
+        "req/s vs naive | p95 vs floor | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in results["runs"]:
+        name = run["name"] + (" (1 connection)" if run.get("connections") == 1 else "")
+        lines.append(
+            f"| {name} | {run['rps']:.0f} | {run['p50_ms']} | {run['p95_ms']} | {run['queries']} | "
+            f"{run['peak_mb']} | {_ratio(run['rps'], floor['rps'])} | {_ratio(run['rps'], naive['rps'])} | "
+            f"{_ratio(run['p95_ms'], floor['p95_ms'])} | {run['errors']} |"
+        )
+    if results["walks"]:
+        lines += ["", "| full walk / export | rows | seconds | rows/s | queries/page | RSS MB (start → end, peak) |"]
+        lines.append("|---|---:|---:|---:|---:|---|")
+        for walk in results["walks"]:
+            start = walk.get("rss_first_mb", walk.get("rss_before_mb"))
+            end = walk.get("rss_last_mb", "—")
+            lines.append(
+                f"| {walk['name']} | {walk['rows']:,} | {walk['seconds']} | {walk['rows_per_s']:.0f} | "
+                f"{walk.get('queries', '—')} | {start} → {end}, peak {walk['peak_mb']} |"
+            )
+    lines += [
+        "",
+        "| outcome report in-process | cases.reports ms | hand-written SQL ms | ratio | SQL without stored facts ms |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, timing in results["report_in_process"].items():
+        lines.append(
+            f"| {label} | {timing['report_ms']} | {timing['sql_ms']} | {timing['ratio']:.2f}x | "
+            f"{timing['lookup_sql_ms']} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_results(results: dict, output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.with_suffix(".json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    output.with_suffix(".md").write_text(markdown(results))
