@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
+.PHONY: bench wrk run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
 	security bandit deploy-check audit fuzz
 
 $(BIN)/python:
@@ -111,3 +111,15 @@ fuzz: install-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Benchmarks, not tests (docs/benchmarks.md): re-creates BENCH_DATABASE_URL, loads 200,000 presentations,
+# serves them with gunicorn under production settings and drives each scenario with wrk (Debian's package).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/neuroma_bench
+BENCH_ARGS ?=
+wrk:
+	@command -v wrk >/dev/null || { \
+		echo "Installing Debian's wrk for the benchmarks"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: install wrk
+	BENCH_DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench.run $(BENCH_ARGS)
