@@ -32,6 +32,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 WRK_SCRIPTS = ROOT / "bench" / "wrk"
+GENERATED = RESULTS / "generated.json"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/neuroma_bench"
 HOST, PORT = "127.0.0.1", 8765
 
@@ -57,8 +58,8 @@ def _manage(args, *command: str) -> None:
     subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=_env(args), check=True)  # noqa: S603
 
 
-def prepare_database(args) -> float | None:
-    """Create (or re-create) the database and load it; returns the generator's seconds, None when reused."""
+def prepare_database(args) -> dict | None:
+    """Create (or re-create) the database and load it; returns how long the generator took (None if unknown)."""
     parsed = urllib.parse.urlparse(args.database_url)
     name = parsed.path.lstrip("/")
     admin_url = parsed._replace(path="/postgres").geturl()
@@ -74,13 +75,17 @@ def prepare_database(args) -> float | None:
         loaded = db.execute("SELECT count(*) FROM cases_presentation").fetchone()[0]
     if loaded:
         print(f"Reusing the {loaded:,} presentations already loaded.")
-        return None
+        return json.loads(GENERATED.read_text()) if GENERATED.exists() else None
+    load_average = os.getloadavg()
     started = time.monotonic()
     _manage(args, "generate_network", "--presentations", str(args.presentations))
     seconds = time.monotonic() - started
     with psycopg.connect(args.database_url, autocommit=True) as db:
         db.execute("VACUUM ANALYZE")
-    return seconds
+    generated = {"seconds": round(seconds, 1), "load_average_before": load_average}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    GENERATED.write_text(json.dumps(generated) + "\n")  # kept for runs that --reuse this database
+    return generated
 
 
 def django_setup(args) -> None:
@@ -194,7 +199,7 @@ def wrk(args, path: str, token: str, script: str = "get.lua", extra_env: dict | 
     env = {**os.environ, "BENCH_TOKEN": token, **(extra_env or {})}
     command = [
         "wrk",
-        f"-t{args.wrk_threads}",
+        f"-t{min(args.wrk_threads, connections or args.connections)}",  # wrk needs a connection per thread
         f"-c{connections or args.connections}",
         f"-d{args.duration}s",
         "--timeout",
@@ -369,7 +374,7 @@ def main(argv: list[str] | None = None) -> None:
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it).")
 
-    generated_seconds = prepare_database(args)
+    generated = prepare_database(args)
     django_setup(args)
     ids = fixtures()
     root, podiatrist = ids["root_token"], ids["podiatrist_token"]
@@ -416,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_average_before": os.getloadavg(),
         "settings": {k: getattr(args, k) for k in ("duration", "connections", "wrk_threads", "workers", "threads")},
         "dataset": dataset_counts(args),
-        "generator_seconds": generated_seconds and round(generated_seconds, 1),
+        "generator": generated,
         "fixtures": {k: v for k, v in ids.items() if not k.endswith("token") and k != "writable_presentations"},
         "runs": runs,
         "walks": walks,

@@ -10,6 +10,13 @@ def _ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}x" if reference else "—"
 
 
+def _generated(generator: dict | None) -> str:
+    if not generator:
+        return "."
+    load = ", ".join(f"{x:.2f}" for x in generator["load_average_before"])
+    return f"; generator: {generator['seconds']} s (load average before it {load})."
+
+
 def markdown(results: dict) -> str:
     runs = {run["name"]: run for run in results["runs"]}
     floor, naive = runs["presentations list (floor)"], runs["presentations list (naive)"]
@@ -24,9 +31,7 @@ def markdown(results: dict) -> str:
         f"Server: gunicorn, {results['settings']['workers']} workers x {results['settings']['threads']} threads "
         f"(gthread), production settings. Load: wrk, {results['settings']['connections']} connections, "
         f"{results['settings']['wrk_threads']} threads, {results['settings']['duration']} s per scenario, loopback.",
-        "Dataset: "
-        + ", ".join(f"{n:,} {table}s" for table, n in counts.items())
-        + (f"; generated in {results['generator_seconds']} s." if results["generator_seconds"] else " (reused)."),
+        "Dataset: " + ", ".join(f"{n:,} {table}s" for table, n in counts.items()) + _generated(results["generator"]),
         "",
         "| scenario | req/s | p50 ms | p95 ms | queries/request | peak worker RSS MB | req/s vs floor | "
         "req/s vs naive | p95 vs floor | errors |",
