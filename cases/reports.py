@@ -281,9 +281,10 @@ def _outcomes_by_kind(treatments: QuerySet[Treatment]) -> dict[str, dict]:
                 by_kind[kind].update(medians)
         return by_kind
     with transaction.atomic(using=treatments.db, savepoint=False), connection.cursor() as cursor:
-        # The per-treatment subplans inflate the plan's cost past the JIT thresholds, and compiling
-        # it took longer than it saved (about 1 s of 7 over 650,000 treatments). SET LOCAL ends
-        # with the transaction; inside a caller's transaction it lasts until that one ends.
+        # A pass over every treatment costs enough to pass the JIT thresholds, and compiling the plan
+        # took longer than it saved (it did with the per-treatment lookups this report once made, about
+        # 1 s of 7 over 650,000 treatments). SET LOCAL ends with the transaction; inside a caller's
+        # transaction it lasts until that one ends.
         cursor.execute("SET LOCAL jit = off")
         return _counts_by_kind(treatments, with_medians=True)
 
