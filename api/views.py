@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.db.models import Prefetch
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, views, viewsets
+from rest_framework import exceptions, mixins, serializers, status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -60,6 +61,18 @@ class ClinicRecordViewSet(
     @property
     def queryset_model(self):
         return self.base_queryset().model
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except (exceptions.NotFound, Http404) as unknown:
+            # DRF answers an unknown ?format= with 404; as a query parameter it is bad input, said as such.
+            override = self.settings.URL_FORMAT_OVERRIDE
+            if override and override in request.query_params:
+                formats = sorted({r.format for r in self.get_renderers() if r.format != "api"})
+                message = f"Unknown format; choose one of {', '.join(formats)}."
+                raise exceptions.ValidationError({override: [message]}) from unknown
+            raise
 
     def _respond(self, instance, status_code=status.HTTP_200_OK, **headers) -> Response:
         instance = self.get_queryset().get(pk=instance.pk)  # re-read with the list's annotations
@@ -220,6 +233,7 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
 
     @extend_schema(
         summary="Every presentation of your clinics as CSV, streamed (for nightly integrations)",
+        filters=True,
         responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per presentation.")},
     )
     @action(

@@ -180,3 +180,17 @@ def test_a_code_set_that_is_not_a_json_array_answers_400_and_changes_nothing(api
 
     assert "symptoms" in problem_errors(response, 400)
     assert etag_for(type(presentation).objects.get(pk=presentation.pk)) == etag_for(presentation)
+
+
+def test_an_unknown_format_query_parameter_is_400_naming_it_not_404(api):
+    response = api.get("/api/v1/presentations/export/", {"format": "-58800"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == {"format": ["Unknown format; choose one of csv, json."]}
+
+
+def test_the_export_documents_the_list_filters_it_applies(anonymous):
+    schema = anonymous.get("/api/schema/?format=json").json()
+    names = {p["name"] for p in schema["paths"]["/api/v1/presentations/export/"]["get"]["parameters"]}
+    assert {"format", "mrn", "status", "rung", "first_seen_on_after"} <= names
