@@ -16,9 +16,38 @@ from typing import Any
 from django.utils import timezone
 
 from cases import ladder
-from cases.models import Presentation
+from cases.models import Presentation, Treatment, Visit
 
 _TENTH = Decimal("0.1")
+
+# What the recommendation, the treatment summaries and the timeline read of a presentation's records.
+TREATMENT_FACTS = (
+    "presentation_id",
+    "kind",
+    "started_on",
+    "ended_on",
+    "response",
+    "response_assessed_on",
+    "justification",
+)
+VISIT_FACTS = ("presentation_id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
+
+
+def attach_facts(page: list[Presentation]) -> None:
+    """Give each presentation of a page its treatments and visits as plain rows, in two queries for the page.
+
+    The rows carry exactly what ``ladder.TreatmentFacts`` and ``ladder.VisitFacts`` name, in the order
+    the ladder reads them (date, then id); ``presentation()`` uses them instead of the related managers.
+    """
+    by_pk = {p.pk: p for p in page}
+    for p in page:
+        p.treatment_facts, p.visit_facts = [], []
+    treatments = Treatment.objects.filter(presentation_id__in=by_pk).order_by("started_on", "pk")
+    for row in treatments.values_list("pk", *TREATMENT_FACTS, named=True):
+        by_pk[row.presentation_id].treatment_facts.append(row)
+    visits = Visit.objects.filter(presentation_id__in=by_pk).order_by("seen_on", "pk")
+    for row in visits.values_list(*VISIT_FACTS, named=True):
+        by_pk[row.presentation_id].visit_facts.append(row)
 
 
 def _day(value: datetime.date | None) -> str | None:
@@ -60,12 +89,16 @@ def treatment_summary(treatment) -> dict[str, Any]:
 def presentation(p: Presentation, *, today: datetime.date | None = None) -> dict[str, Any]:
     """One presentation as ``PresentationSerializer`` declares it (load it as ``presentation_list`` does)."""
     patient = p.patient
-    treatments = list(p.treatments.all())
+    treatments = getattr(p, "treatment_facts", None)  # attached by ``attach_facts`` for a list page
+    if treatments is None:
+        treatments = list(p.treatments.all())
+    visits = getattr(p, "visit_facts", None)
+    if visits is None:
+        visits = list(p.visits.all())
     if hasattr(p, "current_step"):  # annotated by ``with_summary``
         step, last_visit_on = p.current_step, p.last_visit_on
         latest_pain_walking, latest_pain_rest = p.latest_pain_walking, p.latest_pain_rest
     else:  # the same facts, from the prefetched rows (visits in date order, as recorded)
-        visits = p.visits.all()
         latest = visits[len(visits) - 1] if visits else None
         step = ladder.highest_step(treatments)
         last_visit_on = latest and latest.seen_on
@@ -103,7 +136,9 @@ def presentation(p: Presentation, *, today: datetime.date | None = None) -> dict
         "latest_pain_walking": latest_pain_walking,
         "latest_pain_rest": latest_pain_rest,
         "treatments": [treatment_summary(t) for t in treatments],
-        "recommendation": recommendation(p.recommendation(today=today or patient.clinic.today())),
+        "recommendation": recommendation(
+            p.recommendation(today=today or patient.clinic.today(), treatments=treatments, visits=visits)
+        ),
         "created_at": moment(p.created_at),
         "updated_at": moment(p.updated_at),
     }

@@ -31,6 +31,7 @@ from . import fhir as fhir_export
 from . import serializers as api_serializers
 from .concurrency import check_if_match, etag_for
 from .idempotency import idempotent
+from .representations import TREATMENT_FACTS, VISIT_FACTS, attach_facts
 
 WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
 
@@ -165,18 +166,6 @@ class PatientViewSet(ClinicRecordViewSet):
         return Response(bundle, content_type=fhir_export.FHIR_CONTENT_TYPE)
 
 
-TREATMENT_FACTS = (
-    "presentation_id",
-    "kind",
-    "started_on",
-    "ended_on",
-    "response",
-    "response_assessed_on",
-    "justification",
-)
-VISIT_FACTS = ("presentation_id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
-
-
 class PresentationQueryMixin:
     def base_queryset(self, *, summary: bool = True):
         presentations = Presentation.objects.with_summary() if summary else Presentation.objects.all()
@@ -229,7 +218,18 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
         # (api/representations.py); ordering or filtering on them needs them in SQL.
         if self.action == "list" and not self.SUMMARY_PARAMETERS & set(self.request.query_params):
             summary = False
+        if self.action == "list" and self.paginator is not None:
+            # The page's treatments and visits come as plain rows after paging (paginate_queryset): the
+            # prefetch built a model instance and a queryset clone per row and presentation, half the page's time.
+            presentations = Presentation.objects.with_summary() if summary else Presentation.objects.all()
+            return presentations.select_related("patient", "patient__clinic")
         return super().base_queryset(summary=summary)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        if self.action == "list" and page is not None:
+            attach_facts(page)
+        return page
 
     @extend_schema(
         summary="Every presentation of your clinics as CSV, streamed (for nightly integrations)",

@@ -310,11 +310,20 @@ class Presentation(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def recommendation(self, *, today: datetime.date | None = None) -> ladder.Recommendation:
-        """The ladder's next step for this presentation (prefetch treatments and visits for lists)."""
+    def recommendation(
+        self,
+        *,
+        today: datetime.date | None = None,
+        treatments: list[ladder.TreatmentFacts] | None = None,
+        visits: list[ladder.VisitFacts] | None = None,
+    ) -> ladder.Recommendation:
+        """The ladder's next step for this presentation (prefetch treatments and visits for lists).
+
+        A caller that already holds the facts (in date order) passes them instead.
+        """
         return ladder.recommend(
-            treatments=list(self.treatments.all()),
-            visits=list(self.visits.all()),
+            treatments=list(self.treatments.all()) if treatments is None else treatments,
+            visits=list(self.visits.all()) if visits is None else visits,
             today=today or self.patient.clinic.today(),
             closed=self.status != PresentationStatus.ACTIVE,
         )

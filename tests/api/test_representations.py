@@ -7,9 +7,11 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIRequestFactory
 
+from api.representations import attach_facts
 from api.serializers import PresentationSerializer
 from api.views import PresentationViewSet
 from cases.choices import PresentationStatus, Response
+from cases.models import Presentation
 from cases.selectors import scope
 from tests.factories import PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 
@@ -67,6 +69,24 @@ def test_the_hand_built_json_equals_the_declared_fields_for_every_presentation(r
         assert as_json(serializer.to_representation(with_summary)) == declared
         assert as_json(serializer.to_representation(without)) == declared
     assert [len(serializer.to_representation(p)["treatments"]) for p in annotated] == [0, 2, 1]
+
+
+def test_a_page_built_from_attached_plain_rows_equals_the_declared_fields_without_a_lookup(
+    records, podiatrist, django_assert_num_queries
+):
+    request = APIRequestFactory().get("/api/v1/presentations/")
+    request.user = podiatrist
+    view = PresentationViewSet(request=request, format_kwarg=None, action="retrieve")
+    serializer = PresentationSerializer(context={"request": request})
+    prefetched = list(scope(view.base_queryset(summary=True), podiatrist).order_by("pk"))
+    page = list(scope(Presentation.objects.select_related("patient__clinic"), podiatrist).order_by("pk"))
+    with django_assert_num_queries(2):  # the page's treatments, then its visits
+        attach_facts(page)
+
+    with django_assert_num_queries(0):
+        built = [as_json(serializer.to_representation(p)) for p in page]
+    assert built == [as_json(serializer.declared_representation(p)) for p in prefetched]
+    assert [len(row["treatments"]) for row in built] == [0, 2, 1]
 
 
 def test_a_plain_page_leaves_the_summary_to_the_prefetched_rows_and_ordering_brings_it_back(api, records):
