@@ -1,12 +1,18 @@
 """Change history: every clinical record keeps its versions, and no bulk path writes around them."""
 
+import decimal
+
 import pytest
+from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from cases import services
 from cases.audit import acting
 from cases.audit_event import AuditAction, AuditEvent
 from cases.bulk import bulk_create_clinical
+from cases.choices import Imaging
 from cases.history import UnrecordedWriteRefused
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
@@ -74,3 +80,65 @@ def test_bulk_created_visits_are_audited_against_their_patients(clinic, podiatri
     assert Visit.history.count() == 3
     (event,) = AuditEvent.objects.filter(object_type="cases.visit")
     assert event.patient_ids == [presentation.patient_id]
+
+
+def test_bulk_created_history_rows_hold_every_field_of_the_record_who_loaded_it_and_no_change_reason(
+    podiatrist, clinic
+):
+    # The same content whichever way the history goes in (bulk_create_with_history on SQLite, COPY on PostgreSQL).
+    patient = PatientFactory(clinic=clinic)
+    rows = [
+        PresentationFactory.build(
+            patient=patient, interspace=n, imaging=Imaging.ULTRASOUND, size_mm=decimal.Decimal("5.5")
+        )
+        for n in (2, 3)
+    ]
+    before = timezone.now()
+
+    with acting(user=podiatrist, label="command:import"):
+        created = bulk_create_clinical(Presentation, rows)
+
+    fields = [field.attname for field in Presentation._meta.concrete_fields]
+    for presentation in created:
+        (history,) = Presentation.history.filter(id=presentation.pk)
+        stored = Presentation.objects.get(pk=presentation.pk)
+        assert {name: getattr(history, name) for name in fields} == {name: getattr(stored, name) for name in fields}
+        assert stored.symptoms == ["burning", "numbness"] and stored.size_mm == decimal.Decimal("5.5")
+        assert (history.history_type, history.history_user_id, history.history_change_reason) == (
+            "+",
+            podiatrist.pk,
+            None,
+        )
+        assert before <= stored.created_at <= history.history_date <= timezone.now()
+
+
+def test_bulk_loaded_rows_whose_parents_are_in_memory_are_audited_without_reading_them_back(clinic, podiatrist):
+    presentation = PresentationFactory(patient__clinic=clinic)
+    visits = [VisitFactory.build(presentation=presentation, clinician=podiatrist) for _ in range(3)]
+
+    with CaptureQueriesContext(connection) as queries:
+        bulk_create_clinical(Visit, visits)
+
+    assert not [query for query in queries if 'FROM "cases_visit"' in query["sql"]]
+    (event,) = AuditEvent.objects.filter(object_type="cases.visit")
+    assert (event.patient_ids, event.clinic_id) == ([presentation.patient_id], clinic.pk)
+
+
+def test_bulk_loaded_rows_given_only_their_parents_ids_are_still_audited_against_the_right_patient(clinic, podiatrist):
+    presentation = PresentationFactory(patient__clinic=clinic)
+    visits = [
+        Visit(
+            presentation_id=presentation.pk,
+            clinician=podiatrist,
+            seen_on=presentation.first_seen_on,
+            pain_walking=5,
+            pain_rest=0,
+        )
+        for _ in range(2)
+    ]
+
+    bulk_create_clinical(Visit, visits)
+
+    (event,) = AuditEvent.objects.filter(object_type="cases.visit")
+    assert (event.patient_ids, event.clinic_id) == ([presentation.patient_id], clinic.pk)
+    assert Visit.history.filter(presentation_id=presentation.pk).count() == 2
