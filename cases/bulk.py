@@ -116,7 +116,8 @@ def _copy_with_history(model: type[models.Model], batch: list[models.Model], use
         records = []
         for row, (pk,) in zip(batch, cursor.fetchall(), strict=True):
             row._prepare_related_fields_for_save(operation_name="bulk_create")
-            setattr(row, pk_attname, pk)
+            if getattr(row, pk_attname) is None:  # a key the caller chose is kept, as bulk_create keeps it
+                setattr(row, pk_attname, pk)
             values = []
             for attname, pre_saving, preparing in plan:
                 value = getattr(row, attname) if pre_saving is None else pre_saving.pre_save(row, add=True)

@@ -142,3 +142,14 @@ def test_bulk_loaded_rows_given_only_their_parents_ids_are_still_audited_against
     (event,) = AuditEvent.objects.filter(object_type="cases.visit")
     assert (event.patient_ids, event.clinic_id) == ([presentation.patient_id], clinic.pk)
     assert Visit.history.filter(presentation_id=presentation.pk).count() == 2
+
+
+def test_a_bulk_loaded_row_given_its_own_primary_key_keeps_it_in_the_record_and_its_history(clinic):
+    chosen = Patient.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    row = PatientFactory.build(clinic=clinic, id=chosen + 1000)
+
+    (patient,) = bulk_create_clinical(Patient, [row])
+
+    assert patient.pk == chosen + 1000
+    assert Patient.objects.filter(pk=chosen + 1000).exists()
+    assert Patient.history.filter(id=chosen + 1000, history_type="+").count() == 1
