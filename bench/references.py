@@ -22,6 +22,7 @@ from django.utils import timezone
 from rest_framework import serializers, viewsets
 
 from api.models import token_digest
+from api.serializers import PresentationSerializer
 from cases import ladder, selectors
 from cases.models import Patient, Presentation, Treatment
 
@@ -59,36 +60,8 @@ class NaivePresentationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Presentation
-        fields = [
-            "id",
-            "patient",
-            "patient_summary",
-            "foot",
-            "interspace",
-            "onset_on",
-            "first_seen_on",
-            "symptoms",
-            "aggravating_factors",
-            "relieving_factors",
-            "pain_at_rest",
-            "risk_factors",
-            "exam_signs",
-            "imaging",
-            "size_mm",
-            "unusual_size_confirmed",
-            "icd10_code",
-            "status",
-            "notes",
-            "current_rung",
-            "current_rung_label",
-            "last_visit_on",
-            "latest_pain_walking",
-            "latest_pain_rest",
-            "treatments",
-            "recommendation",
-            "created_at",
-            "updated_at",
-        ]
+        # The same fields, in the same order, as the API's list: the comparison is like for like.
+        fields = PresentationSerializer.Meta.fields
 
     def _latest_visit(self, presentation):
         return presentation.visits.order_by("-seen_on", "-pk").first()
