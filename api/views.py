@@ -54,10 +54,7 @@ class ClinicRecordViewSet(
         return selectors.scope(self.base_queryset(), self.request.user)
 
     def clinic_id_of(self, instance) -> int:
-        *path, last = self.queryset_model.CLINIC_PATH.split("__")
-        for step in path:
-            instance = getattr(instance, step)
-        return getattr(instance, f"{last}_id")
+        return selectors.clinic_id_of(instance)
 
     @property
     def queryset_model(self):

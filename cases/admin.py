@@ -40,6 +40,7 @@ from .models import Clinic, Complication, Membership, Patient, Presentation, Tre
 from .selectors import (
     WRITE_ROLES,
     can_write,
+    clinic_id_of,
     clinic_ids_for,
     clinic_roles,
     is_clinic_admin,
@@ -49,14 +50,6 @@ from .selectors import (
 
 User = get_user_model()
 COMPACT_NOTES = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
-
-
-def _clinic_id_of(record: models.Model) -> int:
-    """The id of the clinic a clinical record belongs to, by walking its model's ``CLINIC_PATH``."""
-    *hops, last = record.CLINIC_PATH.split("__")
-    for hop in hops:
-        record = getattr(record, hop)
-    return getattr(record, f"{last}_id")
 
 
 def _clinicians(*, clinic_ids: list[int] | None, presentation: Presentation | None = None) -> QuerySet:
@@ -73,7 +66,7 @@ def _clinicians(*, clinic_ids: list[int] | None, presentation: Presentation | No
 def _narrow_clinician_choices(form_class: type[forms.BaseForm], presentation: Presentation) -> None:
     field = form_class.base_fields.get("clinician")
     if field is not None:
-        field.queryset = _clinicians(clinic_ids=[_clinic_id_of(presentation)], presentation=presentation)
+        field.queryset = _clinicians(clinic_ids=[clinic_id_of(presentation)], presentation=presentation)
 
 
 def _default_clinician(record: models.Model, user) -> None:
@@ -99,13 +92,13 @@ class ClinicRolePermissions:
         if request.user.is_superuser:
             return True
         roles = clinic_roles(request.user)
-        return bool(roles) if obj is None else _clinic_id_of(obj) in roles
+        return bool(roles) if obj is None else clinic_id_of(obj) in roles
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return can_write(request.user, None if obj is None else _clinic_id_of(obj))
+        return can_write(request.user, None if obj is None else clinic_id_of(obj))
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return can_write(request.user, None if obj is None else _clinic_id_of(obj))
+        return can_write(request.user, None if obj is None else clinic_id_of(obj))
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser

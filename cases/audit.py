@@ -31,7 +31,7 @@ from django.http import HttpRequest
 from clinic.request_id import current_request_id, get_request_id
 
 from .audit_event import AuditAction, AuditEvent, AuditVia
-from .selectors import clinic_roles
+from .selectors import clinic_id_of, clinic_roles, patient_id_of
 
 SUPERUSER_ROLE = "superuser"
 
@@ -104,24 +104,6 @@ def _client_ip(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
     return request.META.get("REMOTE_ADDR") or None
-
-
-def patient_id_of(record: models.Model) -> int:
-    """The id of the patient a clinical record belongs to, by walking its model's ``CLINIC_PATH``."""
-    *hops, _clinic = record.CLINIC_PATH.split("__")
-    if not hops:
-        return record.pk  # a Patient: its path is just "clinic"
-    *walk, last = hops
-    for hop in walk:
-        record = getattr(record, hop)
-    return getattr(record, f"{last}_id")
-
-
-def clinic_id_of(record: models.Model) -> int:
-    *hops, last = record.CLINIC_PATH.split("__")
-    for hop in hops:
-        record = getattr(record, hop)
-    return getattr(record, f"{last}_id")
 
 
 def _role(user, clinic_id: int | None) -> str:

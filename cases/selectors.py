@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 
+from django.db import models
 from django.db.models import Prefetch, QuerySet
 
 from . import ladder
@@ -12,6 +13,25 @@ from .choices import PresentationStatus, Role
 from .models import Clinic, Membership, Presentation, Treatment, Visit
 
 WRITE_ROLES = frozenset({Role.PODIATRIST, Role.CLINIC_ADMIN})
+
+
+def clinic_id_of(record: models.Model) -> int:
+    """The id of the clinic a clinical record belongs to, by walking its model's ``CLINIC_PATH``."""
+    *hops, last = record.CLINIC_PATH.split("__")
+    for hop in hops:
+        record = getattr(record, hop)
+    return getattr(record, f"{last}_id")
+
+
+def patient_id_of(record: models.Model) -> int:
+    """The id of the patient a clinical record belongs to (a patient's own id), along the same path."""
+    *hops, _clinic = record.CLINIC_PATH.split("__")
+    if not hops:
+        return record.pk
+    *walk, last = hops
+    for hop in walk:
+        record = getattr(record, hop)
+    return getattr(record, f"{last}_id")
 
 
 def clinic_roles(user) -> dict[int, str]:
