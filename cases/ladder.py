@@ -55,8 +55,43 @@ NON_SURGICAL_KINDS = frozenset(k for k, step in STEP_BY_KIND.items() if step < N
 
 
 def step_of(kind: str) -> int:
-    """The ladder position of a treatment kind (10 = rung 1 … 40 = rung 4)."""
+    """The ladder position of a treatment kind (10 = rung 1 … 40 = rung 4); private to this module's callers'
+    SQL and ordering: what a person or a client reads is ``rung_of_step`` or ``rung_label``."""
     return STEP_BY_KIND[kind]
+
+
+# The rung as people and clients see it: 1–4, and 3.5 for the alternatives between rungs 3 and 4.
+RUNG_BY_STEP: dict[int, int | float] = {
+    FOOTWEAR: 1,
+    ORTHOSIS: 2,
+    INJECTION: 3,
+    ALTERNATIVE: 3.5,
+    NEURECTOMY: 4,
+}
+STEP_BY_RUNG: dict[int | float, int] = {rung: step for step, rung in RUNG_BY_STEP.items()}
+RUNG_CHOICES: list[tuple[str, str]] = [(str(rung), STEP_LABELS[step]) for step, rung in RUNG_BY_STEP.items()]
+
+
+def rung_of_step(step: int | None) -> int | float | None:
+    """The public rung number of a ladder position (1, 2, 3, 3.5 for an alternative, 4), or None."""
+    return RUNG_BY_STEP[step] if step else None
+
+
+def rung_of(kind: str) -> int | float:
+    """The public rung number of a treatment kind."""
+    return RUNG_BY_STEP[STEP_BY_KIND[kind]]
+
+
+def step_for_rung(rung: object) -> int:
+    """The ladder position of a public rung number ("1"–"4", "3.5"); ValueError for anything else."""
+    try:
+        number = float(str(rung).strip())
+    except ValueError:
+        raise ValueError(f"{rung!r} is not a rung: use 1, 2, 3, 3.5 (alternative) or 4.") from None
+    for value, step in STEP_BY_RUNG.items():
+        if number == value:
+            return step
+    raise ValueError(f"{rung!r} is not a rung: use 1, 2, 3, 3.5 (alternative) or 4.")
 
 
 def rung_label(step: int | None) -> str:
