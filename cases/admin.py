@@ -16,6 +16,7 @@ linked from the patient's page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django import forms
@@ -24,8 +25,8 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import HttpRequest
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -46,40 +47,109 @@ from .selectors import (
     is_clinic_admin,
     progression_review,
     scope,
+    treating_clinicians,
 )
 
 User = get_user_model()
 COMPACT_NOTES = {models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 40})}}
 
 
-def _clinicians(*, clinic_ids: list[int] | None, presentation: Presentation | None = None) -> QuerySet:
-    """Members of the given clinics (every clinic when None), as clinician choices."""
-    members = Q(memberships__isnull=False) if clinic_ids is None else Q(memberships__clinic_id__in=clinic_ids)
-    if presentation is not None:
-        # Whoever is already recorded on this presentation stays selectable after leaving the clinic, so
-        # staff changes never block correcting an old visit or treatment.
-        members |= Q(pk__in=Visit.objects.filter(presentation=presentation).values("clinician"))
-        members |= Q(pk__in=Treatment.objects.filter(presentation=presentation).values("clinician"))
-    return User.objects.filter(members).distinct().order_by("last_name", "first_name", "username")
-
-
 def _narrow_clinician_choices(form_class: type[forms.BaseForm], presentation: Presentation) -> None:
     field = form_class.base_fields.get("clinician")
     if field is not None:
-        field.queryset = _clinicians(clinic_ids=[clinic_id_of(presentation)], presentation=presentation)
+        field.queryset = treating_clinicians(clinic_id=clinic_id_of(presentation), presentation=presentation)
 
 
-def _default_clinician(record: models.Model, user) -> None:
-    """A visit or treatment saved with no clinician was recorded by the logged-in user."""
-    if hasattr(record, "clinician_id") and record.clinician_id is None:
-        record.clinician = user
+def _writable_clinicians(user) -> QuerySet:
+    """Clinician choices before the record's clinic is known: who treats in any clinic the user writes in."""
+    writable = clinic_ids_for(user, roles=WRITE_ROLES)
+    members = User.objects.filter(is_active=True, memberships__role__in=WRITE_ROLES)
+    if writable is not None:
+        members = members.filter(memberships__clinic_id__in=writable)
+    return members.distinct().order_by("last_name", "first_name", "username")
 
 
-def _lock_presentation(presentation_pk: int) -> None:
-    # Taken before the submission is validated, as cases.services does, so two clinicians adding
-    # injections at the same moment cannot both slip under the yearly limit. The admin runs each
-    # change view in a transaction; SQLite, which has no row locks, serialises writes anyway.
-    list(Presentation.objects.select_for_update().filter(pk=presentation_pk).values_list("pk", flat=True))
+@dataclass(frozen=True)
+class RecordWrites:
+    """How the admin creates and changes one kind of clinical record: through ``cases.services`` only."""
+
+    owner: str
+    create: Callable[..., models.Model]
+    update: Callable[..., models.Model]
+    # New rows of one submission are saved in date order, so each is judged against the ones before it.
+    date_field: str | None = None
+
+
+def _with_clinician(service, owner: str):
+    def create(*, parent, user, values):
+        clinician = values.pop("clinician", None) or user  # a blank clinician is the signed-in user
+        return service(**{owner: parent}, clinician=clinician, **values)
+
+    return create
+
+
+RECORD_WRITES: dict[type[models.Model], RecordWrites] = {
+    Patient: RecordWrites(
+        "clinic",
+        lambda *, parent, user, values: services.patient_create(clinic=parent, **values),
+        lambda record, values: services.patient_update(patient=record, **values),
+    ),
+    Presentation: RecordWrites(
+        "patient",
+        lambda *, parent, user, values: services.presentation_create(patient=parent, **values),
+        lambda record, values: services.presentation_update(presentation=record, **values),
+        "first_seen_on",
+    ),
+    Visit: RecordWrites(
+        "presentation",
+        _with_clinician(services.visit_record, "presentation"),
+        lambda record, values: services.visit_update(visit=record, **values),
+        "seen_on",
+    ),
+    Treatment: RecordWrites(
+        "presentation",
+        _with_clinician(
+            lambda *, presentation, clinician, **values: services.treatment_start(
+                presentation=presentation, kind=values.pop("kind"), clinician=clinician, **values
+            ),
+            "presentation",
+        ),
+        lambda record, values: services.treatment_update(treatment=record, **values),
+        "started_on",
+    ),
+    Complication: RecordWrites(
+        "treatment",
+        lambda *, parent, user, values: services.complication_record(treatment=parent, **values),
+        lambda record, values: services.complication_update(complication=record, **values),
+        "occurred_on",
+    ),
+}
+
+
+def _form_values(form: forms.ModelForm, *, changed_only: bool, owner: str) -> dict:
+    """The model fields a valid form submits (or only those it changed), without the owner and the formset's keys."""
+    model_fields = {field.name for field in form._meta.model._meta.concrete_fields}
+    names = form.changed_data if changed_only else list(form.cleaned_data)
+    return {name: form.cleaned_data[name] for name in names if name in model_fields and name not in (owner, "id")}
+
+
+def _blank_clinician_is_user(values: dict, user) -> dict:
+    if "clinician" in values and values["clinician"] is None:
+        values["clinician"] = user  # "Leave blank to record yourself"
+    return values
+
+
+def _adopt(unsaved: models.Model, saved: models.Model) -> None:
+    """Make the admin's form instance the record the service saved: the admin goes on to log and redirect to it."""
+    unsaved.__dict__.update(saved.__dict__)
+
+
+class ServiceRefused(Exception):
+    """A service refused a change the form had accepted (the record changed meanwhile); nothing was saved."""
+
+    def __init__(self, error: ValidationError):
+        super().__init__(error)
+        self.error = error
 
 
 class ClinicRolePermissions:
@@ -116,7 +186,7 @@ class ClinicRolePermissions:
             kwargs["queryset"] = scope(db_field.related_model._default_manager.all(), user, roles=WRITE_ROLES)
         elif db_field.name == "clinician":
             # Narrowed to the record's own clinic once it is known (get_form / get_formset).
-            kwargs["queryset"] = _clinicians(clinic_ids=writable)
+            kwargs["queryset"] = _writable_clinicians(user)
             kwargs["form_class"] = ClinicianChoiceField
             kwargs["required"] = False
             kwargs["help_text"] = "Leave blank to record yourself."
@@ -148,42 +218,62 @@ class ClinicRecordAdmin(ClinicRolePermissions, SimpleHistoryAdmin):
         # birth date, the ladder) need the saved parent to be judged at all.
         return self.inlines if obj is not None else []
 
-    def presentation_pk_of(self, record: models.Model) -> int | None:
-        """The presentation to lock while a change to ``record`` is validated, if its rules read siblings."""
-        return None
-
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None):
-        record = super().get_object(request, object_id, from_field)
-        if record is not None and request.method == "POST":
-            presentation_pk = self.presentation_pk_of(record)
-            if presentation_pk is not None:
-                _lock_presentation(presentation_pk)
-        return record
-
     def save_model(self, request: HttpRequest, obj, form, change: bool) -> None:
-        _default_clinician(obj, request.user)
-        super().save_model(request, obj, form, change)
-        audit_record(action=AuditAction.UPDATE if change else AuditAction.CREATE, record=obj)
+        writes = RECORD_WRITES[type(obj)]
+        if change:
+            if form.has_changed():
+                values = _form_values(form, changed_only=True, owner=writes.owner)
+                self._through_service(writes.update, obj, _blank_clinician_is_user(values, request.user))
+            return
+        values = _form_values(form, changed_only=False, owner=writes.owner)
+        parent = form.cleaned_data[writes.owner]
+        _adopt(obj, self._through_service(writes.create, parent=parent, user=request.user, values=values))
 
     def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
-        rows = formset.save(commit=False)
-        for deleted in formset.deleted_objects:
-            audit_record(action=AuditAction.DELETE, record=deleted)
-            deleted.delete()
-        for row in rows:
-            _default_clinician(row, request.user)
-            creating = row._state.adding
-            row.save()
-            audit_record(action=AuditAction.CREATE if creating else AuditAction.UPDATE, record=row)
-        formset.save_m2m()
+        """Each inline row through its service: deletions, then changes, then new rows in date order."""
+        writes = RECORD_WRITES[formset.model]
+        parent = formset.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk is not None:
+                self._through_service(services.clinical_record_delete, record=deleted.instance)
+                formset.deleted_objects.append(deleted.instance)
+        kept = [row for row in formset.forms if row not in formset.deleted_forms and row.has_changed()]
+        for row in kept:
+            if row.instance.pk is not None:
+                values = _form_values(row, changed_only=True, owner=writes.owner)
+                self._through_service(writes.update, row.instance, _blank_clinician_is_user(values, request.user))
+                formset.changed_objects.append((row.instance, list(values)))
+        new_rows = [row for row in kept if row.instance.pk is None]
+        if writes.date_field:
+            new_rows.sort(key=lambda row: row.cleaned_data[writes.date_field])
+        for row in new_rows:
+            values = _form_values(row, changed_only=False, owner=writes.owner)
+            saved = self._through_service(writes.create, parent=parent, user=request.user, values=values)
+            _adopt(row.instance, saved)
+            formset.new_objects.append(row.instance)
+
+    @staticmethod
+    def _through_service(service, *args, **kwargs):
+        try:
+            return service(*args, **kwargs)
+        except ValidationError as error:
+            raise ServiceRefused(error) from error
+
+    def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ServiceRefused as refused:
+            # The change view's transaction has rolled back: nothing of the submission was saved.
+            self.message_user(
+                request,
+                "Nothing was saved: " + " ".join(refused.error.messages) + " Review the record and try again.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request: HttpRequest, obj) -> None:
-        audit_record(action=AuditAction.DELETE, record=obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for record in queryset:
-            self.delete_model(request, record)
+        services.clinical_record_delete(record=obj)
 
     def get_changelist_instance(self, request: HttpRequest):
         changelist = super().get_changelist_instance(request)
@@ -501,9 +591,6 @@ class PresentationAdmin(ClinicRecordAdmin):
             patient.queryset = patient.queryset.filter(archived=False)
         return form_class
 
-    def presentation_pk_of(self, record: Presentation) -> int:
-        return record.pk
-
     @admin.display(description="MRN", ordering="patient__mrn")
     def mrn(self, presentation: Presentation) -> str:
         return presentation.patient.mrn
@@ -686,9 +773,6 @@ class TreatmentAdmin(PresentationChildAdmin):
     list_filter = ["kind", "response", ("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter)]
     fieldsets = [(None, {"fields": ["presentation"]}), *TREATMENT_FIELDSETS]
     inlines = [ComplicationInline]
-
-    def presentation_pk_of(self, record: Treatment) -> int:
-        return record.presentation_id
 
 
 # Clinics and their staff

@@ -10,8 +10,9 @@ The definitions are those of ``cases.reports`` (its module docstring is the spec
 Visits on the same day are ordered by when they were recorded (``pk``). ``outcome_facts`` is pure and
 takes anything with the models' attributes, so the network generator computes the facts of the rows
 it bulk-loads with the same code that ``outcome_facts_refresh`` runs after every saved visit or
-treatment (wired to ``post_save`` in ``CasesConfig.ready``: a factory, the admin, a service or a
-shell all keep the facts right; only bulk loads must call it or compute them, as the generator does).
+treatment. The services call it explicitly, in the write's transaction (every entry point writes through
+them); a bulk load computes the facts itself, as the generator does. Nothing refreshes them behind a
+caller's back: code that saves a visit or treatment some other way (a shell, a test's factory) calls it.
 """
 
 from __future__ import annotations
@@ -125,9 +126,3 @@ def outcome_facts_refresh(*, presentation_id: int, using: str = "default") -> No
         unique_fields=["treatment"],
         update_fields=["pain_walking_at_start", "pain_walking_at_assessment", "escalated_on"],
     )
-
-
-def on_clinical_save(sender, instance, raw: bool = False, using: str = "default", **kwargs) -> None:
-    """``post_save`` receiver for Visit and Treatment; fixtures loaded raw are left alone."""
-    if not raw:
-        outcome_facts_refresh(presentation_id=instance.presentation_id, using=using)

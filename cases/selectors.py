@@ -79,6 +79,27 @@ def is_clinic_admin(user) -> bool:
     return getattr(user, "is_superuser", False) or Role.CLINIC_ADMIN in clinic_roles(user).values()
 
 
+def treating_clinicians(*, clinic_id: int, presentation: Presentation | None = None) -> QuerySet:
+    """Who may be recorded as a record's treating clinician: the clinic's active podiatrists and clinic admins.
+
+    Reviewers read only, and a user outside the clinic (a superuser included) treats nobody there. On an
+    existing presentation, whoever is already recorded on it stays valid after leaving the clinic, so a staff
+    change never blocks correcting an old visit or treatment. The admin's choices, the API's field and the
+    services' check all ask this one question.
+    """
+    from django.contrib.auth import get_user_model
+
+    members = models.Q(
+        is_active=True,
+        memberships__clinic_id=clinic_id,
+        memberships__role__in=WRITE_ROLES,
+    )
+    if presentation is not None and presentation.pk is not None:
+        members |= models.Q(pk__in=Visit.objects.filter(presentation=presentation).values("clinician"))
+        members |= models.Q(pk__in=Treatment.objects.filter(presentation=presentation).values("clinician"))
+    return get_user_model().objects.filter(members).distinct().order_by("last_name", "first_name", "username")
+
+
 def presentation_list(*, user) -> QuerySet[Presentation]:
     """Presentations the user may see, annotated with current rung, last visit and latest pain."""
     return scope(Presentation.objects.with_summary().select_related("patient", "patient__clinic"), user)

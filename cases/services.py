@@ -6,15 +6,22 @@ injections at once cannot both slip under the yearly limit), validates with the 
 ladder — and only then saves. A ``ValidationError`` leaves the database untouched.
 
 Each also records its audit event (``cases.audit``) in the same transaction: a committed change always
-has one, a refused change never does. The change history (``cases.history``) follows ``save()``.
+has one, a refused change never does. The change history (``cases.history``) follows ``save()``. A saved
+visit or treatment also refreshes its presentation's stored outcome facts (``cases.outcomes``) here, in
+the same transaction, rather than from a signal: what a write changes is read in the function that writes.
+
+The admin, the API, the FHIR layer and the management commands all call these functions; none saves a
+clinical record itself.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from . import outcomes, selectors
 from .audit import audit_record
 from .audit_event import AuditAction
 from .models import Clinic, Complication, Patient, Presentation, Treatment, Visit
@@ -36,6 +43,25 @@ def _lock_presentation(presentation: Presentation) -> Presentation:
     return (
         Presentation.objects.select_for_update(of=("self",)).select_related("patient__clinic").get(pk=presentation.pk)
     )
+
+
+def _check_clinician(presentation: Presentation, clinician, *, current=None) -> None:
+    """The treating clinician works in the presentation's clinic (``selectors.treating_clinicians``)."""
+    if clinician is None or (current is not None and clinician.pk == current):
+        return
+    clinic_id = presentation.patient.clinic_id
+    if (
+        not selectors.treating_clinicians(clinic_id=clinic_id, presentation=presentation)
+        .filter(pk=clinician.pk)
+        .exists()
+    ):
+        raise ValidationError(
+            {"clinician": "The treating clinician must be a podiatrist or clinic admin of this patient's clinic."}
+        )
+
+
+def _refresh_outcomes(presentation_id: int) -> None:
+    outcomes.outcome_facts_refresh(presentation_id=presentation_id)
 
 
 def _keep_parent(fields: dict[str, Any], parent: str) -> None:
@@ -77,29 +103,43 @@ def presentation_update(*, presentation: Presentation, **fields: Any) -> Present
 @transaction.atomic
 def visit_record(*, presentation: Presentation, clinician, **fields: Any) -> Visit:
     presentation = _lock_presentation(presentation)
-    return _validated_save(Visit(presentation=presentation, clinician=clinician), **fields)
+    _check_clinician(presentation, clinician)
+    visit = _validated_save(Visit(presentation=presentation, clinician=clinician), **fields)
+    _refresh_outcomes(presentation.pk)
+    return visit
 
 
 @transaction.atomic
 def visit_update(*, visit: Visit, **fields: Any) -> Visit:
     _keep_parent(fields, "presentation")
-    _lock_presentation(visit.presentation)
-    return _validated_save(visit, **fields)
+    presentation = _lock_presentation(visit.presentation)
+    if "clinician" in fields:
+        _check_clinician(presentation, fields["clinician"], current=visit.clinician_id)
+    visit = _validated_save(visit, **fields)
+    _refresh_outcomes(presentation.pk)
+    return visit
 
 
 @transaction.atomic
 def treatment_start(*, presentation: Presentation, kind: str, clinician, **fields: Any) -> Treatment:
     """Start a treatment; the ladder rules are checked against the presentation's locked history."""
     presentation = _lock_presentation(presentation)
-    return _validated_save(Treatment(presentation=presentation, kind=kind, clinician=clinician), **fields)
+    _check_clinician(presentation, clinician)
+    treatment = _validated_save(Treatment(presentation=presentation, kind=kind, clinician=clinician), **fields)
+    _refresh_outcomes(presentation.pk)
+    return treatment
 
 
 @transaction.atomic
 def treatment_update(*, treatment: Treatment, **fields: Any) -> Treatment:
     """Record a response, an end date or corrected details (the ladder re-checks a changed kind or date)."""
     _keep_parent(fields, "presentation")
-    _lock_presentation(treatment.presentation)
-    return _validated_save(treatment, **fields)
+    presentation = _lock_presentation(treatment.presentation)
+    if "clinician" in fields:
+        _check_clinician(presentation, fields["clinician"], current=treatment.clinician_id)
+    treatment = _validated_save(treatment, **fields)
+    _refresh_outcomes(presentation.pk)
+    return treatment
 
 
 @transaction.atomic
@@ -113,3 +153,19 @@ def complication_update(*, complication: Complication, **fields: Any) -> Complic
     _keep_parent(fields, "treatment")
     _lock_presentation(complication.treatment.presentation)
     return _validated_save(complication, **fields)
+
+
+@transaction.atomic
+def clinical_record_delete(*, record: Patient | Presentation | Visit | Treatment | Complication) -> None:
+    """Delete a clinical record (superusers only, in the admin; patients are normally archived instead).
+
+    The audit event is written first, while the record and its path to the patient still exist; the change
+    history keeps the deleted version.
+    """
+    presentation_id = getattr(record, "presentation_id", None)
+    if presentation_id is not None:
+        list(Presentation.objects.select_for_update(of=("self",)).filter(pk=presentation_id).values_list("pk"))
+    audit_record(action=AuditAction.DELETE, record=record)
+    record.delete()
+    if presentation_id is not None:
+        _refresh_outcomes(presentation_id)

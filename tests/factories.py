@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from cases import models
 from cases.choices import Foot, Role, Sex, TreatmentKind
+from cases.outcomes import outcome_facts_refresh
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -73,7 +74,20 @@ class PresentationFactory(factory.django.DjangoModelFactory):
     exam_signs = ["web_space_tenderness", "mulder_click"]
 
 
-class VisitFactory(factory.django.DjangoModelFactory):
+class RefreshesOutcomeFacts(factory.django.DjangoModelFactory):
+    """Saves directly, as a test's setup may, so it refreshes the report's stored facts the way the services do."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        record = super()._create(model_class, *args, **kwargs)
+        outcome_facts_refresh(presentation_id=record.presentation_id)
+        return record
+
+
+class VisitFactory(RefreshesOutcomeFacts):
     class Meta:
         model = models.Visit
 
@@ -84,7 +98,7 @@ class VisitFactory(factory.django.DjangoModelFactory):
     pain_rest = 0
 
 
-class TreatmentFactory(factory.django.DjangoModelFactory):
+class TreatmentFactory(RefreshesOutcomeFacts):
     class Meta:
         model = models.Treatment
 
@@ -101,3 +115,10 @@ class ComplicationFactory(factory.django.DjangoModelFactory):
     treatment = factory.SubFactory(TreatmentFactory)
     kind = "skin_depigmentation"
     occurred_on = factory.LazyAttribute(lambda c: c.treatment.started_on + datetime.timedelta(days=14))
+
+
+def treating_clinician(presentation: models.Presentation, **user_fields):
+    """A podiatrist of the presentation's clinic: who the services accept as its treating clinician."""
+    user = UserFactory(**user_fields)
+    MembershipFactory(user=user, clinic=presentation.patient.clinic, role=Role.PODIATRIST)
+    return user

@@ -348,6 +348,9 @@ def attempt_for(
         attempt.changed = lambda: Patient.objects.get(pk=patient.pk).archived
     elif row.is_api and row.method == "POST" and not row.route.endswith("/archive/"):
         attempt.body = api_create_body(row.resource, records)
+        if role == "superuser" and row.resource in ("visit", "treatment"):
+            # A superuser treats nobody: they record a visit or treatment in the name of the clinic's podiatrist.
+            attempt.body["clinician"] = records.membership.user_id
     elif row.is_api and row.method == "PATCH":
         attempt.body = api_change_body(row.resource, records)
     elif row.is_api and row.method == "PUT":

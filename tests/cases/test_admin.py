@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases import services
+from cases.audit import acting
 from cases.choices import PresentationStatus, Response, Role, TreatmentKind
 from cases.models import Complication, Patient, Presentation
 
@@ -472,14 +473,27 @@ def test_clinic_choices_are_the_clinics_the_user_writes_in(as_podiatrist, clinic
     assert form.initial["clinic"] == clinic.pk
 
 
-def test_clinician_choices_are_members_of_the_presentations_clinic(
+def test_clinician_choices_are_the_treating_staff_of_the_presentations_clinic(
     as_podiatrist, podiatrist, clinic_admin, reviewer, other_podiatrist, presentation
 ):
     response = change_page(as_podiatrist, presentation).response
 
     for inline in response.context["inline_admin_formsets"]:
         clinicians = set(inline.formset.form.base_fields["clinician"].queryset)
-        assert clinicians == {podiatrist, clinic_admin, reviewer}, inline.formset.prefix
+        # A reviewer reads only, and another clinic's podiatrist treats nobody here.
+        assert clinicians == {podiatrist, clinic_admin}, inline.formset.prefix
+
+
+def test_a_reviewer_posted_as_clinician_is_a_field_error_and_nothing_is_saved(as_podiatrist, reviewer, presentation):
+    page = change_page(as_podiatrist, presentation)
+    page.add_row("visits", seen_on=D(2026, 2, 2), pain_walking=5, pain_rest=0, clinician=reviewer.pk)
+
+    response = page.post()
+
+    assert response.status_code == 200
+    visits = next(i.formset for i in response.context["inline_admin_formsets"] if i.formset.prefix == "visits")
+    assert [list(form.errors) for form in visits.forms if form.errors] == [["clinician"]]
+    assert not presentation.visits.exists()
 
 
 # Saving through the rules
@@ -703,7 +717,11 @@ def test_treatment_page_redating_an_injection_too_close_to_another_is_refused(as
     assert second.started_on == D(2026, 4, 27)
 
 
-def test_saving_a_presentation_locks_it_before_its_treatments_are_judged(as_podiatrist, presentation, on_postgres):
+def test_a_treatment_added_in_the_admin_is_judged_again_under_its_presentations_lock(
+    as_podiatrist, presentation, on_postgres
+):
+    # The form's validation runs before any lock (it only decides what to show); the service then locks the
+    # presentation and judges the row against its siblings again before inserting it.
     page = change_page(as_podiatrist, presentation)
     page.add_row("treatments", kind=TreatmentKind.FOOTWEAR_MODIFICATION, started_on=D(2026, 1, 5))
 
@@ -711,9 +729,10 @@ def test_saving_a_presentation_locks_it_before_its_treatments_are_judged(as_podi
         assert page.post().status_code == 302
 
     statements = [query["sql"] for query in queries.captured_queries]
-    lock = next(i for i, sql in enumerate(statements) if "FOR UPDATE" in sql and '"cases_presentation"' in sql)
-    first_treatment_read = next(i for i, sql in enumerate(statements) if sql.startswith('SELECT "cases_treatment".'))
-    assert lock < first_treatment_read
+    insert = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "cases_treatment"'))
+    lock = max(i for i, sql in enumerate(statements[:insert]) if "FOR UPDATE" in sql and '"cases_presentation"' in sql)
+    sibling_reads = [i for i, sql in enumerate(statements[:insert]) if sql.startswith('SELECT "cases_treatment".')]
+    assert sibling_reads and lock < sibling_reads[-1] < insert
 
 
 def test_treatments_are_started_from_their_presentation_not_a_separate_add_form(as_podiatrist):
@@ -874,3 +893,62 @@ def test_clinic_filtered_superuser_changelist_has_constant_queries(
 
     with django_assert_num_queries(len(five_rows.captured_queries)):
         assert len(client.get(url).context["cl"].result_list) == 30
+
+
+# One write path
+
+
+def _trail_of(record) -> tuple[list[tuple], list[tuple]]:
+    """The audit events and history rows that writes to ``record`` left, without what differs by door or time."""
+    from cases.audit import AuditEvent
+
+    events = AuditEvent.objects.filter(object_type=record._meta.label_lower, object_id=str(record.pk)).exclude(
+        action="view"
+    )
+    history = type(record).history.filter(id=record.pk).order_by("history_id")
+    return (
+        [(e.action, e.actor_id, e.role, e.clinic_id, e.patient_ids) for e in events.order_by("pk")],
+        [(h.history_type, h.history_user_id, h.pain_walking, h.notes, h.history_change_reason or "") for h in history],
+    )
+
+
+def test_an_admin_save_and_an_api_save_of_the_same_change_leave_the_same_audit_and_history(
+    as_podiatrist, podiatrist, presentation
+):
+    from rest_framework.test import APIClient
+
+    with acting(user=podiatrist):
+        through_admin, through_api = (
+            services.visit_record(
+                presentation=presentation, clinician=podiatrist, seen_on=FIRST_SEEN, pain_walking=6, pain_rest=0
+            )
+            for _ in range(2)
+        )
+
+    page = change_page(as_podiatrist, through_admin)
+    assert page.set(pain_walking=3, notes="Wider shoes help.").post().status_code == 302
+    api = APIClient()
+    api.force_authenticate(podiatrist)
+    response = api.patch(
+        f"/api/v1/visits/{through_api.pk}/", {"pain_walking": 3, "notes": "Wider shoes help."}, format="json"
+    )
+    assert response.status_code == 200, response.content
+
+    admin_trail, api_trail = _trail_of(through_admin), _trail_of(through_api)
+    assert admin_trail == api_trail
+    assert [event[0] for event in admin_trail[0]] == ["create", "update"]
+    assert [row[:3] for row in admin_trail[1]] == [("+", podiatrist.pk, 6), ("~", podiatrist.pk, 3)]
+
+
+def test_an_admin_save_that_changes_nothing_writes_no_history(as_podiatrist, podiatrist, presentation):
+    with acting(user=podiatrist):
+        visit = services.visit_record(
+            presentation=presentation, clinician=podiatrist, seen_on=FIRST_SEEN, pain_walking=6, pain_rest=0
+        )
+
+    assert change_page(as_podiatrist, visit).post().status_code == 302
+
+    assert visit.history.count() == 1
+    assert _trail_of(visit)[0] == [
+        ("create", podiatrist.pk, Role.PODIATRIST, presentation.patient.clinic_id, [presentation.patient_id])
+    ]

@@ -19,7 +19,7 @@ from cases import ladder, services
 from cases.choices import Response, TreatmentKind
 from cases.models import Complication, Treatment, Visit
 from cases.reports import AGE_BANDS, outcome_report
-from tests.factories import UserFactory
+from tests.factories import MembershipFactory, UserFactory
 
 D = datetime.date
 _mrns = itertools.count(1)
@@ -383,6 +383,7 @@ def test_date_filter_includes_both_boundary_days(clinic, podiatrist):
 
 def test_clinician_filter_counts_the_treatments_that_clinician_started(clinic, podiatrist):
     colleague = UserFactory(username="colleague")
+    MembershipFactory(user=colleague, clinic=clinic)
     start(add_case(clinic), podiatrist, FOOTWEAR, D(2025, 1, 6))
     start(add_case(clinic), colleague, FOOTWEAR, D(2025, 1, 6), Response.COMPLETE)
     start(add_case(clinic), colleague, FOOTWEAR, D(2025, 1, 6))
@@ -679,6 +680,7 @@ def test_the_report_matches_a_brute_force_computation_over_the_same_records(
 ):
     rng = random.Random(20250106)
     colleague = UserFactory(username="colleague")
+    MembershipFactory(user=colleague, clinic=clinic)
     for _ in range(30):
         add_random_history(rng, clinic, [podiatrist, colleague])
     for _ in range(12):

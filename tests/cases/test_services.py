@@ -19,8 +19,8 @@ from tests.factories import (
     PatientFactory,
     PresentationFactory,
     TreatmentFactory,
-    UserFactory,
     VisitFactory,
+    treating_clinician,
 )
 
 D = datetime.date
@@ -84,7 +84,8 @@ def test_presentation_create_saves_a_valid_presentation():
 
 @pytest.mark.django_db
 def test_visit_record_saves_a_valid_visit():
-    presentation, clinician = PresentationFactory(), UserFactory()
+    presentation = PresentationFactory()
+    clinician = treating_clinician(presentation)
     visit = services.visit_record(
         presentation=presentation, clinician=clinician, seen_on=D(2026, 1, 5), pain_walking=7, pain_rest=1
     )
@@ -101,7 +102,11 @@ def test_visit_record_saves_a_valid_visit():
 def test_treatment_start_saves_the_next_rung():
     presentation = on_the_injection_rung()
     treatment = services.treatment_start(
-        presentation=presentation, kind=INJECTION, clinician=UserFactory(), started_on=D(2026, 3, 30), **STEROID
+        presentation=presentation,
+        kind=INJECTION,
+        clinician=treating_clinician(presentation),
+        started_on=D(2026, 3, 30),
+        **STEROID,
     )
     stored = Treatment.objects.get(pk=treatment.pk)
     assert (stored.kind, stored.started_on, stored.dose_mg) == (INJECTION, D(2026, 3, 30), Decimal("40"))
@@ -151,21 +156,24 @@ def _second_active_presentation():
 
 
 def _visit_with_pain_11():
-    presentation, clinician = PresentationFactory(), UserFactory()
+    presentation = PresentationFactory()
+    clinician = treating_clinician(presentation)
     return lambda: services.visit_record(
         presentation=presentation, clinician=clinician, seen_on=D(2026, 1, 5), pain_walking=11, pain_rest=0
     )
 
 
 def _visit_before_first_seen():
-    presentation, clinician = PresentationFactory(first_seen_on=D(2026, 1, 5)), UserFactory()
+    presentation = PresentationFactory(first_seen_on=D(2026, 1, 5))
+    clinician = treating_clinician(presentation)
     return lambda: services.visit_record(
         presentation=presentation, clinician=clinician, seen_on=D(2026, 1, 4), pain_walking=5, pain_rest=0
     )
 
 
 def _orthosis_without_type():
-    presentation, clinician = PresentationFactory(), UserFactory()
+    presentation = PresentationFactory()
+    clinician = treating_clinician(presentation)
     TreatmentFactory(presentation=presentation, started_on=D(2026, 1, 5))
     return lambda: services.treatment_start(
         presentation=presentation, kind="orthosis", clinician=clinician, started_on=D(2026, 2, 16)
@@ -173,7 +181,8 @@ def _orthosis_without_type():
 
 
 def _unconfirmed_unusual_dose():
-    presentation, clinician = on_the_injection_rung(), UserFactory()
+    presentation = on_the_injection_rung()
+    clinician = treating_clinician(presentation)
     return lambda: services.treatment_start(
         presentation=presentation,
         kind=INJECTION,
@@ -184,7 +193,8 @@ def _unconfirmed_unusual_dose():
 
 
 def _skipped_rung():
-    presentation, clinician = PresentationFactory(), UserFactory()
+    presentation = PresentationFactory()
+    clinician = treating_clinician(presentation)
     return lambda: services.treatment_start(
         presentation=presentation, kind=INJECTION, clinician=clinician, started_on=D(2026, 1, 5), **STEROID
     )
@@ -331,9 +341,14 @@ def test_an_update_cannot_move_a_record_to_another_parent(make_record, update, p
 def test_skipping_a_rung_is_refused():
     presentation = PresentationFactory()
     TreatmentFactory(presentation=presentation, started_on=D(2026, 1, 5))
+    clinician = treating_clinician(presentation)
     error = refused(
         lambda: services.treatment_start(
-            presentation=presentation, kind=INJECTION, clinician=UserFactory(), started_on=D(2026, 2, 16), **STEROID
+            presentation=presentation,
+            kind=INJECTION,
+            clinician=clinician,
+            started_on=D(2026, 2, 16),
+            **STEROID,
         )
     )
     assert ladder_rules(error) == ["rung_skipped"]
@@ -347,7 +362,7 @@ def test_a_justified_skip_is_accepted():
     treatment = services.treatment_start(
         presentation=presentation,
         kind=INJECTION,
-        clinician=UserFactory(),
+        clinician=treating_clinician(presentation),
         started_on=D(2026, 2, 16),
         justification="Patient cannot wear orthoses in work boots; shared decision to inject.",
         **STEROID,
@@ -359,11 +374,12 @@ def test_a_justified_skip_is_accepted():
 def test_neurectomy_without_a_failed_conservative_treatment_is_refused():
     presentation = on_the_injection_rung()
     stored_injection(presentation, D(2026, 3, 2))
+    clinician = treating_clinician(presentation)
     error = refused(
         lambda: services.treatment_start(
             presentation=presentation,
             kind="neurectomy",
-            clinician=UserFactory(),
+            clinician=clinician,
             started_on=D(2026, 4, 6),
             approach="dorsal",
         )
@@ -379,7 +395,7 @@ def test_neurectomy_after_partial_or_no_relief_is_accepted(response):
     treatment = services.treatment_start(
         presentation=presentation,
         kind="neurectomy",
-        clinician=UserFactory(),
+        clinician=treating_clinician(presentation),
         started_on=D(2026, 4, 6),
         approach="plantar",
     )
@@ -390,9 +406,14 @@ def test_neurectomy_after_partial_or_no_relief_is_accepted(response):
 def test_an_injection_within_four_weeks_of_the_last_is_refused():
     presentation = on_the_injection_rung()
     stored_injection(presentation, D(2026, 3, 2))
+    clinician = treating_clinician(presentation)
     error = refused(
         lambda: services.treatment_start(
-            presentation=presentation, kind=INJECTION, clinician=UserFactory(), started_on=D(2026, 3, 29), **STEROID
+            presentation=presentation,
+            kind=INJECTION,
+            clinician=clinician,
+            started_on=D(2026, 3, 29),
+            **STEROID,
         )
     )
     assert ladder_rules(error) == ["injection_interval"]
@@ -404,7 +425,11 @@ def test_an_injection_exactly_four_weeks_after_the_last_is_accepted():
     presentation = on_the_injection_rung()
     stored_injection(presentation, D(2026, 3, 2))
     services.treatment_start(
-        presentation=presentation, kind=INJECTION, clinician=UserFactory(), started_on=D(2026, 3, 30), **STEROID
+        presentation=presentation,
+        kind=INJECTION,
+        clinician=treating_clinician(presentation),
+        started_on=D(2026, 3, 30),
+        **STEROID,
     )
     assert presentation.treatments.filter(kind=INJECTION).count() == 2
 
@@ -414,9 +439,14 @@ def test_fourth_injection_within_twelve_months_is_refused():
     presentation = on_the_injection_rung()
     for day in (D(2026, 3, 2), D(2026, 4, 6), D(2026, 5, 11)):
         stored_injection(presentation, day)
+    clinician = treating_clinician(presentation)
     error = refused(
         lambda: services.treatment_start(
-            presentation=presentation, kind=INJECTION, clinician=UserFactory(), started_on=D(2026, 6, 15), **STEROID
+            presentation=presentation,
+            kind=INJECTION,
+            clinician=clinician,
+            started_on=D(2026, 6, 15),
+            **STEROID,
         )
     )
     assert ladder_rules(error) == ["injection_yearly_limit"]
@@ -431,7 +461,7 @@ def test_a_justified_fourth_injection_is_accepted():
     services.treatment_start(
         presentation=presentation,
         kind=INJECTION,
-        clinician=UserFactory(),
+        clinician=treating_clinician(presentation),
         started_on=D(2026, 6, 15),
         justification="Awaiting a neurectomy date; symptomatic relief agreed with the patient.",
         **STEROID,
@@ -443,7 +473,8 @@ def test_a_justified_fourth_injection_is_accepted():
 
 
 def _injection_then_a_justified_one_two_weeks_later() -> Treatment:
-    presentation, clinician = on_the_injection_rung(), UserFactory()
+    presentation = on_the_injection_rung()
+    clinician = treating_clinician(presentation)
     first = services.treatment_start(
         presentation=presentation, kind=INJECTION, clinician=clinician, started_on=D(2026, 3, 2), **STEROID
     )
@@ -507,7 +538,8 @@ def _run_together(*calls) -> list:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_injections_cannot_both_slip_under_the_yearly_limit(on_postgres, monkeypatch):
-    presentation, clinician = on_the_injection_rung(), UserFactory()
+    presentation = on_the_injection_rung()
+    clinician = treating_clinician(presentation)
     stored_injection(presentation, D(2026, 3, 2))
     stored_injection(presentation, D(2026, 4, 6))
     # Either alone is the third injection in 12 months; together they would be the third and the fourth.
@@ -540,7 +572,7 @@ def test_two_concurrent_injections_cannot_both_slip_under_the_yearly_limit(on_po
 def test_a_locked_presentation_does_not_block_writes_to_another_in_the_same_clinic(on_postgres):
     first = on_the_injection_rung()
     second = on_the_injection_rung(patient__clinic=first.patient.clinic)
-    clinician = UserFactory()
+    clinician = treating_clinician(first)
     locked, release = threading.Event(), threading.Event()
 
     def hold_the_first_presentation():
