@@ -400,22 +400,23 @@ class PresentationInline(ClinicRolePermissions, admin.TabularInline):
 
 
 class RungFilter(admin.SimpleListFilter):
-    """The current rung: the highest ladder position among the presentation's treatments."""
+    """The current rung (1–4, 3.5 for an alternative): the highest rung among the presentation's treatments."""
 
     title = "current rung"
     parameter_name = "rung"
     NONE_YET = "none"
 
     def lookups(self, request, model_admin):
-        return [(self.NONE_YET, "None yet"), *[(str(step), label) for step, label in ladder.STEP_LABELS.items()]]
+        return [(self.NONE_YET, "None yet"), *ladder.RUNG_CHOICES]
 
     def queryset(self, request, queryset):
         value = self.value()
         if value == self.NONE_YET:
             return queryset.filter(current_step__isnull=True)
-        if value in {str(step) for step in ladder.STEP_LABELS}:
-            return queryset.filter(current_step=int(value))
-        return queryset
+        try:
+            return queryset.filter(current_step=ladder.step_for_rung(value))
+        except ValueError:
+            return queryset
 
 
 class CurrentResponseFilter(admin.SimpleListFilter):
