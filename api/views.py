@@ -21,8 +21,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from cases import reports, selectors, services
-from cases.audit import audit_record
-from cases.audit_event import AuditAction
+from cases.audit import AuditAction, audit_record
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 from clinic.db_routers import replica_reads
 

@@ -33,8 +33,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from . import ladder, services
-from .audit import audit_record
-from .audit_event import AuditAction, AuditEvent
+from .audit import AuditAction, AuditEvent, audit_record
 from .choices import Response, Role
 from .forms import ClinicianChoiceField, PresentationInlineFormSet, TreatmentInlineFormSet
 from .models import Clinic, Complication, Membership, Patient, Presentation, Treatment, Visit

@@ -1,6 +1,6 @@
 """The one sanctioned bulk path for clinical records: loads that still write change history and audit events.
 
-``QuerySet.bulk_create()`` on a clinical model is refused (``cases.history``), because it skips the
+``QuerySet.bulk_create()`` on a clinical model is refused (``cases.audit.history``), because it skips the
 model signals that keep history. Bulk loaders (the demo network generator, imports) call
 ``bulk_create_clinical`` instead: it inserts each batch, writes the batch's historical rows
 (``simple_history.utils.bulk_create_with_history``) and one ``create`` audit event per batch and
@@ -23,9 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, get_change_reason_from_object, get_history_manager_for_model
 
-from .audit import audit_record, current_user
-from .audit_event import AuditAction
-from .history import sanctioned_bulk_create
+from .audit import AuditAction, audit_record, current_user, sanctioned_bulk_create
 
 DEFAULT_BATCH_SIZE = 2000
 

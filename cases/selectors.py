@@ -10,39 +10,10 @@ from django.db.models import Prefetch, QuerySet
 
 from . import ladder
 from .choices import PresentationStatus, Role
-from .models import Clinic, Membership, Presentation, Treatment, Visit
+from .models import Clinic, Presentation, Treatment, Visit
+from .scoping import clinic_id_of, clinic_roles, patient_id_of  # noqa: F401  (part of the read API)
 
 WRITE_ROLES = frozenset({Role.PODIATRIST, Role.CLINIC_ADMIN})
-
-
-def clinic_id_of(record: models.Model) -> int:
-    """The id of the clinic a clinical record belongs to, by walking its model's ``CLINIC_PATH``."""
-    *hops, last = record.CLINIC_PATH.split("__")
-    for hop in hops:
-        record = getattr(record, hop)
-    return getattr(record, f"{last}_id")
-
-
-def patient_id_of(record: models.Model) -> int:
-    """The id of the patient a clinical record belongs to (a patient's own id), along the same path."""
-    *hops, _clinic = record.CLINIC_PATH.split("__")
-    if not hops:
-        return record.pk
-    *walk, last = hops
-    for hop in walk:
-        record = getattr(record, hop)
-    return getattr(record, f"{last}_id")
-
-
-def clinic_roles(user) -> dict[int, str]:
-    """The user's role in each of their clinics, by clinic id; cached on the user object per request."""
-    if not getattr(user, "is_authenticated", False):
-        return {}
-    cached = getattr(user, "_clinic_roles", None)
-    if cached is None:
-        cached = dict(Membership.objects.filter(user=user).values_list("clinic_id", "role"))
-        user._clinic_roles = cached
-    return cached
 
 
 def clinics_for(user) -> QuerySet[Clinic]:

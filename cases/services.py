@@ -6,7 +6,7 @@ injections at once cannot both slip under the yearly limit), validates with the 
 ladder — and only then saves. A ``ValidationError`` leaves the database untouched.
 
 Each also records its audit event (``cases.audit``) in the same transaction: a committed change always
-has one, a refused change never does. The change history (``cases.history``) follows ``save()``. A saved
+has one, a refused change never does. The change history (``cases.audit.history``) follows ``save()``. A saved
 visit or treatment also refreshes its presentation's stored outcome facts (``cases.outcomes``) here, in
 the same transaction, rather than from a signal: what a write changes is read in the function that writes.
 
@@ -22,8 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import outcomes, selectors
-from .audit import audit_record
-from .audit_event import AuditAction
+from .audit import AuditAction, audit_record
 from .models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 
 

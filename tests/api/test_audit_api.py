@@ -3,7 +3,7 @@
 import pytest
 
 from api.models import ApiToken
-from cases.audit_event import AuditAction, AuditEvent, AuditVia
+from cases.audit import AuditAction, AuditEvent, AuditVia
 from cases.models import Patient
 from tests.factories import PatientFactory, PresentationFactory, TreatmentFactory
 

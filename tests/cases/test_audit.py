@@ -8,8 +8,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from cases import services
-from cases.audit import acting, audit_record
-from cases.audit_event import AuditAction, AuditEvent, AuditTrailIsAppendOnly, AuditVia
+from cases.audit import AuditAction, AuditEvent, AuditTrailIsAppendOnly, AuditVia, acting, audit_record
 from cases.models import Patient
 
 from ..factories import PatientFactory, PresentationFactory, VisitFactory

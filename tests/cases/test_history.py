@@ -9,11 +9,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from cases import services
-from cases.audit import acting
-from cases.audit_event import AuditAction, AuditEvent
+from cases.audit import AuditAction, AuditEvent, UnrecordedWriteRefused, acting
 from cases.bulk import bulk_create_clinical
 from cases.choices import Imaging
-from cases.history import UnrecordedWriteRefused
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
 from ..factories import PatientFactory, PresentationFactory, VisitFactory

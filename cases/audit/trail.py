@@ -1,89 +1,35 @@
-"""The one place that records audit events, and who the actor of the current request or command is.
+"""The one place that records audit events.
 
 Every read and write of patient data calls ``audit_record(action=..., ...)`` once:
 
-- writes from ``cases.services`` (and the admin's own saves), inside the write's transaction, so a
+- writes from ``cases.services`` (whichever door they came through), inside the write's transaction, so a
   refused or rolled-back change leaves no event and a committed change always has one;
 - reads from the API views and the admin pages, once per request — a list records the ids of the
   patients on the page it returned, in the same single INSERT;
 - sign-ins and failed sign-ins from Django's auth signals and the API's bearer-token check.
 
-Who is acting comes from a context variable. ``AuditContextMiddleware`` puts the request there, and
-the actor is read from it when the event is written: by then the admin's session user is known, and
-so is the API's token user (DRF authenticates inside the view and copies the user and token onto the
-underlying request). Management commands say who they are with ``acting(...)``. The same actor is the
-``history_user`` of the change history (``cases.history``).
+Who is acting comes from ``context`` and is read when the event is written: by then the admin's session
+user is known, and so is the API's token user (DRF authenticates inside the view and copies the user and
+token onto the underlying request). Management commands say who they are with ``acting(...)``. The same
+actor is the ``history_user`` of the change history (``history``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import uuid
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db import models
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from clinic.request_id import current_request_id, get_request_id
+from cases.scoping import clinic_id_of, clinic_roles, patient_id_of
+from clinic.request_id import get_request_id
 
-from .audit_event import AuditAction, AuditEvent, AuditVia
-from .selectors import clinic_id_of, clinic_roles, patient_id_of
+from .context import current_context, current_user
+from .models import AuditAction, AuditEvent, AuditVia
 
 SUPERUSER_ROLE = "superuser"
-
-
-@dataclass(frozen=True)
-class AuditContext:
-    request: HttpRequest | None = None
-    via: str | None = None
-    user: object | None = None
-    label: str = ""
-
-
-NO_CONTEXT = AuditContext()  # frozen, so safe to share as the default
-_current: contextvars.ContextVar[AuditContext] = contextvars.ContextVar("audit_context", default=NO_CONTEXT)
-
-
-class AuditContextMiddleware:
-    """Make the request the audit context of everything that runs while serving it."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest):
-        token = _current.set(AuditContext(request=request))
-        try:
-            return self.get_response(request)
-        finally:
-            _current.reset(token)
-
-
-@contextlib.contextmanager
-def acting(*, via: str = AuditVia.COMMAND, user=None, label: str = "") -> Iterator[None]:
-    """Run outside a request (a management command, a script) as ``user`` or a named process.
-
-    The block also gets its own request id, so all the events of one command run can be found together.
-    """
-    context_token = _current.set(AuditContext(via=via, user=user, label=label))
-    request_token = current_request_id.set(get_request_id() or uuid.uuid4().hex)
-    try:
-        yield
-    finally:
-        current_request_id.reset(request_token)
-        _current.reset(context_token)
-
-
-def current_user():
-    """The authenticated user acting now, or None (an anonymous request, a command run by no user)."""
-    context = _current.get()
-    if context.user is not None:
-        return context.user
-    user = getattr(context.request, "user", None)
-    return user if getattr(user, "is_authenticated", False) else None
 
 
 def _via(request: HttpRequest | None) -> str:
@@ -140,7 +86,7 @@ def audit_record(
     The actor, token, address, request id and door (``via``) come from the current context unless given.
     The clinic is the record's; for a list, the one clinic its rows belong to (or the actor's only clinic).
     """
-    context = _current.get()
+    context = current_context()
     request = request or context.request
     user = user or current_user()
     patient_ids = list(patient_ids or [])

@@ -8,7 +8,7 @@ event: ``RecordedWritesQuerySet`` refuses them and names the sanctioned path ins
 ``cases.services`` for changes, ``cases.bulk.bulk_create_clinical`` for bulk loads (which writes the
 history rows and the audit events itself).
 
-This module imports nothing from ``cases`` at load time: ``cases.models`` imports it.
+It imports nothing from ``cases`` outside this package: ``cases.models`` imports it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from collections.abc import Iterator
 
 from django.db import models
 from simple_history import register
+
+from .context import current_user
 
 _bulk_create_sanctioned: contextvars.ContextVar[bool] = contextvars.ContextVar("bulk_create_sanctioned", default=False)
 
@@ -64,8 +66,6 @@ class RecordedWritesQuerySet(models.QuerySet):
 def _history_user(instance=None, request=None, **kwargs):
     # The same actor the audit trail records, whether the change came through the admin, the API
     # (authenticated inside the view, after any middleware) or a management command.
-    from .audit import current_user
-
     return current_user()
 
 
