@@ -402,7 +402,8 @@ def _and(parts: Iterable[str]) -> str:
     return " and ".join(parts)
 
 
-def _current_treatment(treatments: Sequence[TreatmentFacts]) -> TreatmentFacts | None:
+def current_treatment(treatments: Sequence[TreatmentFacts]) -> TreatmentFacts | None:
+    """The treatment a recommendation judges: the one on the highest rung, the latest on a tie."""
     return max(treatments, key=lambda t: (step_of(t.kind), t.started_on), default=None)
 
 
@@ -446,7 +447,7 @@ def recommend(
     if closed:
         return Recommendation(Action.DISCHARGE, "The presentation is no longer active.", worsening_evidence=evidence)
 
-    current = _current_treatment(treatments)
+    current = current_treatment(treatments)
     if current is None:
         return Recommendation(
             Action.ESCALATE,
