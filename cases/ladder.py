@@ -14,11 +14,12 @@ from __future__ import annotations
 import calendar
 import datetime
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 from django.conf import settings
+from django.utils.formats import date_format
 
 from .choices import Relief, Response, TreatmentKind
 
@@ -43,13 +44,6 @@ STEP_LABELS: dict[int, str] = {
     INJECTION: "3 · corticosteroid injection",
     ALTERNATIVE: "3–4 · alternative",
     NEURECTOMY: "4 · neurectomy",
-}
-# The kind one starts on reaching each rung (the alternatives are offered, not escalated to).
-KIND_BY_STEP: dict[int, str] = {
-    FOOTWEAR: TreatmentKind.FOOTWEAR_MODIFICATION,
-    ORTHOSIS: TreatmentKind.ORTHOSIS,
-    INJECTION: TreatmentKind.CORTICOSTEROID_INJECTION,
-    NEURECTOMY: TreatmentKind.NEURECTOMY,
 }
 NON_SURGICAL_KINDS = frozenset(k for k, step in STEP_BY_KIND.items() if step < NEURECTOMY)
 
@@ -99,6 +93,15 @@ def rung_label(step: int | None) -> str:
     return STEP_LABELS.get(step, "—") if step else "—"
 
 
+def format_day(day: datetime.date) -> str:
+    """A day as a person reads it in every ladder text: the active locale's DATE_FORMAT ("8 Nov 2026" in en-gb).
+
+    The same format as the templates' ``{{ day|date }}``, so the review page and the reasons it quotes agree;
+    the API's structured fields stay ISO 8601.
+    """
+    return date_format(day, "DATE_FORMAT")
+
+
 class TreatmentFacts(Protocol):
     pk: object
     kind: str
@@ -122,6 +125,8 @@ class LadderSettings:
     injection_min_interval_weeks: int
     injection_max_per_12_months: int
     worsening_pain_rise: int
+    # A product default, not a DOMAIN.md rule (it matches the 26-week follow-up of §6a): see settings.LADDER.
+    lost_to_follow_up_weeks: int = 26
 
     @classmethod
     def from_settings(cls) -> LadderSettings:
@@ -131,6 +136,7 @@ class LadderSettings:
             injection_min_interval_weeks=conf["INJECTION_MIN_INTERVAL_WEEKS"],
             injection_max_per_12_months=conf["INJECTION_MAX_PER_12_MONTHS"],
             worsening_pain_rise=conf["WORSENING_PAIN_RISE"],
+            lost_to_follow_up_weeks=conf["LOST_TO_FOLLOW_UP_WEEKS"],
         )
 
     def trial_ends_on(self, treatment: TreatmentFacts) -> datetime.date:
@@ -150,6 +156,11 @@ class Rule(StrEnum):
 class Violation:
     rule: Rule
     message: str
+
+
+def _skips_a_rung(step: int, highest: int) -> bool:
+    # More than one rung above the highest tried: an alternative (between 3 and 4) after an injection is not a skip.
+    return step - highest > ORTHOSIS - FOOTWEAR
 
 
 def _is_justified(treatment: TreatmentFacts) -> bool:
@@ -182,7 +193,7 @@ def treatment_violations(
     step = step_of(candidate.kind)
     tried = [t for t in others if t.started_on <= candidate.started_on]
     highest = max((step_of(t.kind) for t in tried), default=0)
-    if step - highest > 10:
+    if _skips_a_rung(step, highest):
         violations.append(
             Violation(
                 Rule.RUNG_SKIPPED,
@@ -226,7 +237,7 @@ def _injection_violations(
             Violation(
                 Rule.INJECTION_INTERVAL,
                 f"Corticosteroid injections must be at least {conf.injection_min_interval_weeks} weeks apart; "
-                f"this one is {abs(too_close[0] - day).days} days from the injection on {too_close[0].isoformat()}. "
+                f"this one is {abs(too_close[0] - day).days} days from the injection on {format_day(too_close[0])}. "
                 "Record a justification to override.",
             )
         )
@@ -244,8 +255,8 @@ def _injection_violations(
                 Violation(
                     Rule.INJECTION_YEARLY_LIMIT,
                     f"At most {limit} corticosteroid injections are allowed in any 12 months; this would be "
-                    f"injection {len(in_window)} between {window_start.isoformat()} and "
-                    f"{(window_end - datetime.timedelta(days=1)).isoformat()}. Record a justification to override.",
+                    f"injection {len(in_window)} between {format_day(window_start)} and "
+                    f"{format_day(window_end - datetime.timedelta(days=1))}. Record a justification to override.",
                 )
             )
             break
@@ -263,22 +274,70 @@ def skipped_rungs(treatments: Iterable[TreatmentFacts]) -> list[TreatmentFacts]:
     skipped, highest = [], 0
     for treatment in ordered:
         step = step_of(treatment.kind)
-        if step - highest > 10:
+        if _skips_a_rung(step, highest):
             skipped.append(treatment)
         highest = max(highest, step)
     return skipped
 
 
-def is_worsening(visits: Sequence[VisitFacts], *, conf: LadderSettings | None = None) -> bool:
-    """Rest pain at the latest visit, or walking pain up by the configured rise since the one before."""
+class Measure(StrEnum):
+    """The pain measurement a worsening finding rests on (the visit fields of the same names)."""
+
+    PAIN_REST = "pain_rest"
+    PAIN_WALKING = "pain_walking"
+
+
+@dataclass(frozen=True)
+class WorseningFinding:
+    """One measurement that flags a case as worsening (DOMAIN.md §4), with the visit(s) it was read at.
+
+    Rest pain is a single reading (``value`` at ``seen_on``); a walking-pain rise compares the latest
+    visit with the one before (``previous_value`` at ``previous_seen_on``).
+    """
+
+    measure: Measure
+    seen_on: datetime.date
+    value: int
+    previous_seen_on: datetime.date | None = None
+    previous_value: int | None = None
+
+    @property
+    def text(self) -> str:
+        if self.measure == Measure.PAIN_REST:
+            return f"rest pain {self.value}/10 at the visit of {format_day(self.seen_on)}"
+        return (
+            f"walking pain {self.previous_value} → {self.value} between "
+            f"{format_day(self.previous_seen_on)} and {format_day(self.seen_on)}"
+        )
+
+
+def worsening_evidence(
+    visits: Sequence[VisitFacts], *, conf: LadderSettings | None = None
+) -> tuple[WorseningFinding, ...]:
+    """What flags the case as worsening at its latest visit: rest pain, and walking pain up by the configured
+    rise since the visit before. Empty when neither holds (or there is no visit)."""
     conf = conf or LadderSettings.from_settings()
     ordered = sorted(visits, key=lambda v: v.seen_on)
     if not ordered:
-        return False
+        return ()
     latest = ordered[-1]
+    findings = []
     if latest.pain_rest > 0:
-        return True
-    return len(ordered) > 1 and latest.pain_walking - ordered[-2].pain_walking >= conf.worsening_pain_rise
+        findings.append(WorseningFinding(Measure.PAIN_REST, latest.seen_on, latest.pain_rest))
+    if len(ordered) > 1:
+        previous = ordered[-2]
+        if latest.pain_walking - previous.pain_walking >= conf.worsening_pain_rise:
+            findings.append(
+                WorseningFinding(
+                    Measure.PAIN_WALKING, latest.seen_on, latest.pain_walking, previous.seen_on, previous.pain_walking
+                )
+            )
+    return tuple(findings)
+
+
+def is_worsening(visits: Sequence[VisitFacts], *, conf: LadderSettings | None = None) -> bool:
+    """Rest pain at the latest visit, or walking pain up by the configured rise since the one before."""
+    return bool(worsening_evidence(visits, conf=conf))
 
 
 class Action(StrEnum):
@@ -286,36 +345,81 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     CONSIDER_SURGERY = "consider_surgery"
     DISCHARGE = "discharge"
+    # Not one of DOMAIN.md §4's four: a case nobody has seen for LOST_TO_FOLLOW_UP_WEEKS cannot be judged on
+    # what was recorded then, so the product asks for a review (contact the patient) before any other step.
+    REVIEW = "review"
 
 
 @dataclass(frozen=True)
 class Recommendation:
+    """The next step for one presentation, the reason a clinician reads, and the facts behind both.
+
+    ``target_step`` is the private ladder position; clients read ``target_rung`` (1–4). ``revision`` is
+    set when surgery is considered after a neurectomy. ``last_seen_on`` is the latest contact the
+    lost-to-follow-up rule measured from (a visit, or a treatment's start or assessment).
+    """
+
     action: Action
     reason: str
     target_step: int | None = None
-    worsening: bool = False
+    worsening_evidence: tuple[WorseningFinding, ...] = ()
     stalled: bool = False
+    lost_to_follow_up: bool = False
+    revision: bool = False
     trial_ends_on: datetime.date | None = None
-    notes: list[str] = field(default_factory=list)
+    last_seen_on: datetime.date | None = None
 
     @property
-    def target_rung(self) -> int | None:
-        """The rung number (1–4) to escalate to, when escalating."""
-        return self.target_step // 10 if self.target_step else None
+    def worsening(self) -> bool:
+        return bool(self.worsening_evidence)
+
+    @property
+    def worsening_text(self) -> str:
+        """The findings in words ("rest pain 3/10 at the visit of 8 Nov 2026 and …"), or "" when not worsening."""
+        return _and(finding.text for finding in self.worsening_evidence)
+
+    @property
+    def target_rung(self) -> int | float | None:
+        """The public rung number (1–4) to escalate to, or of the surgery to consider."""
+        return rung_of_step(self.target_step)
 
     @property
     def summary(self) -> str:
-        label = {
-            Action.STAY: "Stay on the current rung",
-            Action.ESCALATE: f"Escalate to {rung_label(self.target_step)}",
-            Action.CONSIDER_SURGERY: "Consider surgery",
-            Action.DISCHARGE: "Discharge",
-        }[self.action]
+        if self.action == Action.CONSIDER_SURGERY and self.revision:
+            label = "Consider revision surgery (recurrent or stump neuroma?)"
+        else:
+            label = {
+                Action.STAY: "Stay on the current rung",
+                Action.ESCALATE: f"Escalate to {rung_label(self.target_step)}",
+                Action.CONSIDER_SURGERY: "Consider surgery",
+                Action.DISCHARGE: "Discharge",
+                Action.REVIEW: "Review: lost to follow-up",
+            }[self.action]
         return f"{label}{' (worsening)' if self.worsening else ''}"
 
 
-def _current_treatment(treatments: Sequence[TreatmentFacts]) -> TreatmentFacts | None:
+def _and(parts: Iterable[str]) -> str:
+    return " and ".join(parts)
+
+
+def current_treatment(treatments: Sequence[TreatmentFacts]) -> TreatmentFacts | None:
+    """The treatment a recommendation judges: the one on the highest rung, the latest on a tie."""
     return max(treatments, key=lambda t: (step_of(t.kind), t.started_on), default=None)
+
+
+def _last_seen_on(treatments: Sequence[TreatmentFacts], visits: Sequence[VisitFacts]) -> datetime.date:
+    """The latest day anyone saw the patient for this presentation: a visit, a treatment started or assessed."""
+    days = [v.seen_on for v in visits]
+    for treatment in treatments:
+        days.append(treatment.started_on)
+        if treatment.response_assessed_on:
+            days.append(treatment.response_assessed_on)
+    return max(days)
+
+
+def _next_rung(step: int) -> int:
+    """The rung one escalates to from ``step`` (below the injection rung only: above it, surgery is considered)."""
+    return {FOOTWEAR: ORTHOSIS, ORTHOSIS: INJECTION}[step]
 
 
 def recommend(
@@ -326,90 +430,143 @@ def recommend(
     closed: bool = False,
     conf: LadderSettings | None = None,
 ) -> Recommendation:
-    """What to do next for one presentation, with the reason.
+    """What to do next for one presentation, with a reason that cites the dates and measurements behind it.
 
-    The current treatment is the one on the highest rung (the latest, on a tie). Its trial must run
-    its length before it is judged; complete relief is discharged once a later visit confirms it;
-    partial or no relief escalates one rung, and from the injection rung upwards it means surgery
-    is worth considering. Rest pain or rising walking pain marks the case as worsening: a worsening
-    case is escalated without waiting for the trial to end.
+    The current treatment is the one on the highest rung (the latest, on a tie). Its trial runs its
+    length before it is judged. Complete relief is discharged once a later visit confirms it. Partial
+    relief is not complete relief: like no relief it escalates one rung, and from the injection rung
+    upwards it means surgery is worth considering (revision surgery after a neurectomy). Rest pain or
+    rising walking pain marks the case as worsening, and a worsening case is escalated without waiting
+    for the trial to end. A case whose trial has ended and whom nobody has seen for
+    ``lost_to_follow_up_weeks`` is lost to follow-up: it needs a review before any other step.
     """
     conf = conf or LadderSettings.from_settings()
-    worsening = is_worsening(visits, conf=conf)
+    evidence = worsening_evidence(visits, conf=conf)
+    worsening = bool(evidence)
+    worse = _and(finding.text for finding in evidence)
     if closed:
-        return Recommendation(Action.DISCHARGE, "The presentation is no longer active.", worsening=worsening)
+        return Recommendation(Action.DISCHARGE, "The presentation is no longer active.", worsening_evidence=evidence)
 
-    current = _current_treatment(treatments)
+    current = current_treatment(treatments)
     if current is None:
         return Recommendation(
             Action.ESCALATE,
-            "No treatment recorded yet: start with footwear modification (wide toe box, low heel, soft sole).",
+            "No treatment recorded yet: start with 1 · footwear modification (wide toe box, low heel, soft sole)"
+            + (f"; worsening: {worse}." if worsening else "."),
             target_step=FOOTWEAR,
-            worsening=worsening,
+            worsening_evidence=evidence,
         )
 
     step = step_of(current.kind)
     ends_on = conf.trial_ends_on(current)
     label = TreatmentKind(current.kind).label.lower()
+    weeks = conf.trial_weeks[current.kind]
+    # After surgery the same length is a post-operative review period, not a trial of the treatment.
+    period = "post-operative review" if step == NEURECTOMY else "trial"
+    assessed_on = current.response_assessed_on
+    assessed = f" (assessed on {format_day(assessed_on)})" if assessed_on else ""
+    last_seen_on = _last_seen_on(treatments, visits)
+    facts = {"worsening_evidence": evidence, "trial_ends_on": ends_on, "last_seen_on": last_seen_on}
 
     if current.response == Response.COMPLETE:
-        confirmed_after = current.response_assessed_on or current.started_on
-        confirmed = any(
-            v.seen_on > confirmed_after and v.relief_since_previous == Relief.COMPLETE and v.pain_rest == 0
+        confirmed_after = assessed_on or current.started_on
+        confirmations = [
+            v.seen_on
             for v in visits
-        )
-        if confirmed and not worsening:
+            if v.seen_on > confirmed_after and v.relief_since_previous == Relief.COMPLETE and v.pain_rest == 0
+        ]
+        if confirmations and not worsening:
             return Recommendation(
                 Action.DISCHARGE,
-                f"Complete relief from {label}, confirmed at a later visit.",
-                trial_ends_on=ends_on,
+                f"Complete relief from {label}{assessed}, confirmed at the visit of {format_day(min(confirmations))}.",
+                **facts,
             )
-        reason = f"Complete relief from {label} recorded; " + (
-            "but the latest visit shows worsening pain: review."
-            if worsening
-            else "confirm it at a follow-up visit before discharge."
+
+    lost = today >= ends_on and today - last_seen_on >= datetime.timedelta(weeks=conf.lost_to_follow_up_weeks)
+    stalled = current.response == Response.PENDING and today >= ends_on
+    if lost:
+        recorded = (
+            "no response has been recorded"
+            if current.response == Response.PENDING
+            else f"the last response recorded was {Response(current.response).label.lower()}{assessed}"
         )
-        return Recommendation(Action.STAY, reason, worsening=worsening, trial_ends_on=ends_on)
+        return Recommendation(
+            Action.REVIEW,
+            f"Lost to follow-up: nobody has seen the patient since {format_day(last_seen_on)} "
+            f"({(today - last_seen_on).days // 7} weeks ago; a case is lost to follow-up after "
+            f"{conf.lost_to_follow_up_weeks} weeks without contact). "
+            f"The {label} {period} ended on {format_day(ends_on)} and {recorded}"
+            + (f"; at the last visit: {worse}" if worsening else "")
+            + ". Review the case and contact the patient before deciding the next step.",
+            stalled=stalled,
+            lost_to_follow_up=True,
+            **facts,
+        )
+
+    if current.response == Response.COMPLETE:
+        reason = f"Complete relief from {label} recorded{assessed}, " + (
+            f"but worsening since: {worse}. Review before discharge."
+            if worsening
+            else "not yet confirmed at a later visit: confirm it at a follow-up visit before discharge."
+        )
+        return Recommendation(Action.STAY, reason, **facts)
 
     failed = current.response in (Response.PARTIAL, Response.NONE)
     if not failed and today < ends_on and not worsening:
         return Recommendation(
             Action.STAY,
-            f"The {label} trial runs until {ends_on.isoformat()}; judge the response then.",
-            trial_ends_on=ends_on,
+            f"The {label} {period} ({weeks} weeks) runs until {format_day(ends_on)}: judge the response then.",
+            **facts,
         )
-    if not failed and not worsening:
+    if stalled and not worsening:
         return Recommendation(
             Action.STAY,
-            f"The {label} trial ended on {ends_on.isoformat()} and no response has been recorded: "
+            f"The {label} {period} ended on {format_day(ends_on)} and no response has been recorded: "
             "assess and record it.",
             stalled=True,
-            trial_ends_on=ends_on,
+            **facts,
         )
 
-    why = f"{Response(current.response).label} from {label}" if failed else f"Worsening pain during the {label} trial"
+    trial = f"its {weeks}-week {period} {'ended on' if today >= ends_on else 'runs until'} {format_day(ends_on)}"
+    on = f"assessed on {format_day(assessed_on)}; " if assessed_on else ""
+    if current.response == Response.NONE:
+        why = f"No relief from {label} ({on}{trial})"
+    elif current.response == Response.PARTIAL:
+        # Only complete relief ends the ladder (DOMAIN.md §1); partial relief counts as a failed rung (§4).
+        why = f"Only partial relief from {label} ({on}{trial})"
+    else:
+        why = f"Worsening during the {label} {period} ({weeks} weeks, until {format_day(ends_on)})"
+    if worsening:
+        why += f": {worse}" if not failed else f"; worsening since: {worse}"
+
     if step < INJECTION:
-        target = step + 10
+        target = _next_rung(step)
+        verdict = ": partial relief does not end the ladder" if current.response == Response.PARTIAL else ""
         return Recommendation(
             Action.ESCALATE,
-            f"{why}: escalate to {rung_label(target)}.",
+            f"{why}{verdict}. Escalate to {rung_label(target)}.",
             target_step=target,
-            worsening=worsening,
-            trial_ends_on=ends_on,
+            stalled=stalled,
+            **facts,
         )
     if step == NEURECTOMY:
         return Recommendation(
             Action.CONSIDER_SURGERY,
-            f"{why}: review for a recurrent or stump neuroma and consider revision surgery.",
+            f"{why}. Review for a recurrent or stump neuroma (imaging) and consider revision surgery.",
             target_step=NEURECTOMY,
-            worsening=worsening,
-            trial_ends_on=ends_on,
+            revision=True,
+            stalled=stalled,
+            **facts,
         )
+    options = (
+        "consider neurectomy"
+        if step == ALTERNATIVE
+        else "consider neurectomy, or an alternative (alcohol injection, radiofrequency ablation or cryoneurolysis)"
+    )
     return Recommendation(
         Action.CONSIDER_SURGERY,
-        f"{why}: conservative care has not relieved the neuroma; consider neurectomy "
-        "(or an alternative such as radiofrequency ablation or cryoneurolysis).",
+        f"{why}: conservative care has not given complete relief. {options[0].upper()}{options[1:]}.",
         target_step=NEURECTOMY,
-        worsening=worsening,
-        trial_ends_on=ends_on,
+        stalled=stalled,
+        **facts,
     )

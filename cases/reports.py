@@ -7,6 +7,8 @@ database's work, not with Python loops, and the number of queries is the same fo
 
 Definitions (each per treatment kind, over the treatments *started* within the filters):
 
+- ``rung``: the kind's public rung number (1, 2, 3, 3.5 for the alternatives, 4), as in the API and the
+  admin; ``rung_label`` says it in words ("3–4 · alternative").
 - ``started``: treatments whose ``started_on`` passes the filters.
 - ``complete`` / ``partial`` / ``none`` / ``pending``: their recorded response. The first three rates
   are over the *assessed* treatments (complete + partial + none); ``pending_rate`` is over ``started``.
@@ -30,7 +32,8 @@ Definitions (each per treatment kind, over the treatments *started* within the f
 Filters: ``date_from``/``date_to`` bound ``started_on`` inclusively; ``clinician_id`` is the clinician
 who started the treatment; ``interspace`` is the presentation's; ``sex`` is the patient's; ``age_band``
 is one of ``AGE_BANDS``, by the patient's age in whole years on ``started_on`` (someone born on
-29 February turns a year older on 1 March in a non-leap year). ``clinic_ids`` None means every clinic
+29 February turns a year older on 1 March in a non-leap year); ``rung`` (1–4, 3.5) keeps only that rung's
+kinds, rows included. ``clinic_ids`` None means every clinic
 (for a superuser); otherwise only those clinics' treatments are read (an empty list reads none).
 
 Pain at the start and at assessment and the first escalation's date are stored per treatment in
@@ -87,8 +90,8 @@ class OutcomeRow:
     """How one treatment kind worked out; plain values only, so ``dataclasses.asdict`` serialises it."""
 
     kind: str
-    step: int
-    rung: str
+    rung: int | float
+    rung_label: str
     started: int
     assessed: int
     complete: int
@@ -105,6 +108,11 @@ class OutcomeRow:
     median_days_to_escalation: float | None
     with_complication: int
     complication_rate: float | None
+
+    @property
+    def step(self) -> int:
+        """The private ladder position, for ordering in Python; what a client reads is ``rung``."""
+        return ladder.step_of(self.kind)
 
 
 class Median(Aggregate):
@@ -157,7 +165,8 @@ class DateNumber(Func):
         return compiler.compile(Cast(digits, IntegerField()))
 
 
-def _check_filters(*, date_from, date_to, interspace, sex, age_band) -> None:
+def _check_filters(*, date_from, date_to, interspace, sex, age_band, rung) -> int | None:
+    """Raise ValueError naming the first bad filter; return the ladder position of ``rung`` (None for any)."""
     for name, day in (("date_from", date_from), ("date_to", date_to)):
         if day is not None and not isinstance(day, datetime.date):
             raise ValueError(f"{name} must be a date, not {day!r}.")
@@ -169,6 +178,7 @@ def _check_filters(*, date_from, date_to, interspace, sex, age_band) -> None:
         raise ValueError(f"Interspace must be 1, 2, 3 or 4, not {interspace!r}.")
     if date_from is not None and date_to is not None and date_from > date_to:
         raise ValueError(f"The date range is empty: {date_from} is after {date_to}.")
+    return None if rung is None else ladder.step_for_rung(rung)
 
 
 def _filtered_treatments(
@@ -306,14 +316,20 @@ def outcome_report(
     interspace: int | None = None,
     sex: str | None = None,
     age_band: str | None = None,
+    rung: int | float | str | None = None,
 ) -> list[OutcomeRow]:
     """One ``OutcomeRow`` per treatment kind in ladder order, kinds without treatments included (see module doc).
 
     ``clinic_ids`` must be the caller's scoped clinics (``selectors.clinic_ids_for``): None reads every
     clinic. Raises ``ValueError`` with a specific message for an unknown age band or sex, an interspace
-    outside 1–4, or ``date_from`` after ``date_to``.
+    outside 1–4, ``date_from`` after ``date_to``, or a ``rung`` that is not one of the public rung numbers
+    (1, 2, 3, 3.5 for the alternatives, 4; ``?rung=2`` is orthosis, as everywhere). With ``rung`` the report has
+    only that rung's rows (three for 3.5, one per alternative).
     """
-    _check_filters(date_from=date_from, date_to=date_to, interspace=interspace, sex=sex, age_band=age_band)
+    step = _check_filters(
+        date_from=date_from, date_to=date_to, interspace=interspace, sex=sex, age_band=age_band, rung=rung
+    )
+    kinds = [kind for kind in KINDS_IN_LADDER_ORDER if step is None or ladder.step_of(kind) == step]
     treatments = _with_outcome_facts(
         _filtered_treatments(
             clinic_ids=clinic_ids,
@@ -325,22 +341,23 @@ def outcome_report(
             age_band=age_band,
         )
     )
+    if step is not None:
+        treatments = treatments.filter(kind__in=kinds)
     by_kind = _outcomes_by_kind(treatments)
 
     report = []
-    for kind in KINDS_IN_LADDER_ORDER:
+    for kind in kinds:
         counts = by_kind.get(kind, {})
         started = counts.get("started", 0)
         complete, partial, none, pending = (counts.get(response, 0) for response in _COUNTED_RESPONSES)
         assessed = complete + partial + none
         escalated = counts.get("escalated", 0)
         with_complication = counts.get("with_complication", 0)
-        step = ladder.step_of(kind)
         report.append(
             OutcomeRow(
                 kind=kind,
-                step=step,
-                rung=ladder.rung_label(step),
+                rung=ladder.rung_of(kind),
+                rung_label=ladder.rung_label(ladder.step_of(kind)),
                 started=started,
                 assessed=assessed,
                 complete=complete,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from django.db import models
 from django.db.models import Prefetch, QuerySet
@@ -76,33 +78,240 @@ def presentation_list(*, user) -> QuerySet[Presentation]:
     return scope(Presentation.objects.with_summary().select_related("patient", "patient__clinic"), user)
 
 
-@dataclass
+class ReviewReason(StrEnum):
+    """Why a case is on the progression review; one case may have several."""
+
+    DUE_FOR_ESCALATION = "due_for_escalation"
+    STALLED = "stalled"
+    SKIPPED_RUNG = "skipped_rung"
+    WORSENING = "worsening"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up"
+
+    @property
+    def label(self) -> str:
+        return REVIEW_REASON_LABELS[self]
+
+
+REVIEW_REASON_LABELS: dict[ReviewReason, str] = {
+    ReviewReason.DUE_FOR_ESCALATION: "Due for escalation",
+    ReviewReason.STALLED: "Stalled: no response recorded after the trial",
+    ReviewReason.SKIPPED_RUNG: "Skipped rung",
+    ReviewReason.WORSENING: "Worsening",
+    ReviewReason.LOST_TO_FOLLOW_UP: "Lost to follow-up",
+}
+
+# The orders the review's form offers; any of their keys with a leading "-" reverses it. Ties keep patient order.
+REVIEW_SORTS: dict[str, str] = {
+    "patient": "Patient",
+    "-rung": "Current rung, highest first",
+    "rung": "Current rung, lowest first",
+    "clinician": "Treating clinician",
+    "last_seen": "Longest unseen first",
+}
+_SORT_KEYS = frozenset(key.removeprefix("-") for key in REVIEW_SORTS)
+
+
+@dataclass(frozen=True)
 class ReviewEntry:
+    """One case on the progression review, with every reason it is there.
+
+    ``clinician`` is the treating clinician: the one who started the current treatment (the one the
+    recommendation judges). ``skipped`` are the treatments started more than one rung up.
+    """
+
     presentation: Presentation
     recommendation: ladder.Recommendation
-    skipped: list[Treatment] = field(default_factory=list)
+    reasons: tuple[ReviewReason, ...]
+    skipped: tuple[Treatment, ...] = ()
+    current_step: int | None = None
+    clinician: object | None = None
+
+    @property
+    def rung(self) -> int | float | None:
+        """The current rung's public number (1–4, 3.5 for an alternative), None before any treatment."""
+        return ladder.rung_of_step(self.current_step)
+
+    @property
+    def rung_label(self) -> str:
+        return ladder.rung_label(self.current_step)
+
+    @property
+    def clinician_name(self) -> str:
+        if self.clinician is None:
+            return "—"
+        return self.clinician.get_full_name() or self.clinician.get_username()
+
+    @property
+    def patient_name(self) -> str:
+        patient = self.presentation.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+    @property
+    def site(self) -> str:
+        return f"{self.presentation.get_foot_display()} · interspace {self.presentation.interspace}"
+
+    @property
+    def reason_labels(self) -> list[str]:
+        return [reason.label for reason in self.reasons]
+
+
+@dataclass(frozen=True)
+class ReviewFilters:
+    """The review's filters and order as plain values; ``from_query`` reads them from a page's query string."""
+
+    clinician_id: int | None = None
+    rung: int | float | None = None
+    reason: ReviewReason | None = None
+    sort: str = "patient"
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> tuple[ReviewFilters, dict[str, str]]:
+        """The filters in ``query`` (``clinician``, ``rung``, ``reason``, ``sort``) and an error per bad one.
+
+        A bad value is left out of the filters (the rest still apply) and named in the errors, so the page
+        can say what it ignored instead of failing.
+        """
+        values: dict[str, object] = {}
+        errors: dict[str, str] = {}
+        clinician = (query.get("clinician") or "").strip()
+        if clinician:
+            if clinician.isdigit():
+                values["clinician_id"] = int(clinician)
+            else:
+                errors["clinician"] = f"clinician must be a user id, not {clinician!r}."
+        rung = (query.get("rung") or "").strip()
+        if rung:
+            try:
+                values["rung"] = ladder.rung_of_step(ladder.step_for_rung(rung))
+            except ValueError as error:
+                errors["rung"] = f"rung: {error}"
+        reason = (query.get("reason") or "").strip()
+        if reason:
+            try:
+                values["reason"] = ReviewReason(reason)
+            except ValueError:
+                errors["reason"] = f"reason must be one of {', '.join(ReviewReason)}, not {reason!r}."
+        sort = (query.get("sort") or "").strip()
+        if sort:
+            if sort.removeprefix("-") in _SORT_KEYS:
+                values["sort"] = sort
+            else:
+                keys = ", ".join(sorted(_SORT_KEYS))
+                errors["sort"] = f"sort must be one of {keys} (a leading - reverses), not {sort!r}."
+        return cls(**values), errors
+
+    def matches(self, entry: ReviewEntry) -> bool:
+        return (
+            (self.clinician_id is None or getattr(entry.clinician, "pk", None) == self.clinician_id)
+            and (self.rung is None or entry.rung == self.rung)
+            and (self.reason is None or self.reason in entry.reasons)
+        )
 
 
 @dataclass
 class ProgressionReview:
-    due_for_escalation: list[ReviewEntry]
-    stalled: list[ReviewEntry]
-    skipped_rungs: list[ReviewEntry]
-    worsening: list[ReviewEntry]
+    """The cases needing a clinic admin's attention, each once with all its reasons, filtered and sorted.
+
+    ``clinicians`` (id, name) and ``total`` describe the cases before filtering, for the page's filter form;
+    ``errors`` names each query parameter that was ignored and why.
+    """
+
+    entries: list[ReviewEntry]
+    filters: ReviewFilters = field(default_factory=ReviewFilters)
+    errors: dict[str, str] = field(default_factory=dict)
+    clinicians: list[tuple[int, str]] = field(default_factory=list)
+    total: int = 0
+
+    def with_reason(self, reason: ReviewReason) -> list[ReviewEntry]:
+        return [entry for entry in self.entries if reason in entry.reasons]
+
+    # One list per reason, as the review once was (seed_demo's checks read them).
+    @property
+    def due_for_escalation(self) -> list[ReviewEntry]:
+        return self.with_reason(ReviewReason.DUE_FOR_ESCALATION)
+
+    @property
+    def stalled(self) -> list[ReviewEntry]:
+        return self.with_reason(ReviewReason.STALLED)
+
+    @property
+    def skipped_rungs(self) -> list[ReviewEntry]:
+        return self.with_reason(ReviewReason.SKIPPED_RUNG)
+
+    @property
+    def worsening(self) -> list[ReviewEntry]:
+        return self.with_reason(ReviewReason.WORSENING)
+
+    @property
+    def lost_to_follow_up(self) -> list[ReviewEntry]:
+        return self.with_reason(ReviewReason.LOST_TO_FOLLOW_UP)
+
+    @property
+    def reason_choices(self) -> list[tuple[str, str]]:
+        return [(reason.value, reason.label) for reason in ReviewReason]
+
+    @property
+    def rung_choices(self) -> list[tuple[str, str]]:
+        return ladder.RUNG_CHOICES
+
+    @property
+    def sort_choices(self) -> list[tuple[str, str]]:
+        return list(REVIEW_SORTS.items())
 
 
-def progression_review(*, user, today: datetime.date | None = None) -> ProgressionReview:
-    """Active cases that need a clinic admin's attention, in three fixed queries whatever their number."""
+def _reasons(recommendation: ladder.Recommendation, treatments: list, skipped: list) -> tuple[ReviewReason, ...]:
+    reasons = []
+    if recommendation.action in (ladder.Action.ESCALATE, ladder.Action.CONSIDER_SURGERY) and treatments:
+        reasons.append(ReviewReason.DUE_FOR_ESCALATION)
+    if recommendation.stalled:
+        reasons.append(ReviewReason.STALLED)
+    if skipped:
+        reasons.append(ReviewReason.SKIPPED_RUNG)
+    if recommendation.worsening:
+        reasons.append(ReviewReason.WORSENING)
+    if recommendation.lost_to_follow_up:
+        reasons.append(ReviewReason.LOST_TO_FOLLOW_UP)
+    return tuple(reasons)
+
+
+def _sort_key(sort: str):
+    key = sort.removeprefix("-")
+    if key == "rung":
+        return lambda entry: entry.current_step or 0
+    if key == "clinician":
+        return lambda entry: entry.clinician_name.casefold()
+    if key == "last_seen":
+        return lambda entry: entry.recommendation.last_seen_on or datetime.date.min
+    return lambda entry: (entry.presentation.patient.family_name, entry.presentation.patient.given_name)
+
+
+def progression_review(
+    *,
+    user,
+    today: datetime.date | None = None,
+    query: Mapping[str, str] | None = None,
+    filters: ReviewFilters | None = None,
+) -> ProgressionReview:
+    """Active cases that need a clinic admin's attention, each once with all its reasons, in three fixed
+    queries whatever their number.
+
+    ``query`` is a page's query string (``clinician``, ``rung`` 1–4 or 3.5, ``reason``, ``sort``), read by
+    ``ReviewFilters.from_query``; Python callers may pass ``filters`` instead. Filtering and sorting happen
+    on the loaded cases, so they cost no query either.
+    """
+    errors: dict[str, str] = {}
+    if filters is None:
+        filters, errors = ReviewFilters.from_query(query or {})
     presentations = (
         scope(Presentation.objects.filter(status=PresentationStatus.ACTIVE), user)
         .select_related("patient", "patient__clinic")
         .prefetch_related(
-            Prefetch("treatments", queryset=Treatment.objects.order_by("started_on", "pk")),
+            Prefetch("treatments", queryset=Treatment.objects.select_related("clinician").order_by("started_on", "pk")),
             Prefetch("visits", queryset=Visit.objects.order_by("seen_on", "pk")),
         )
         .order_by("patient__family_name", "patient__given_name", "pk")
     )
-    review = ProgressionReview([], [], [], [])
+    entries = []
     for presentation in presentations:
         treatments = list(presentation.treatments.all())
         recommendation = ladder.recommend(
@@ -110,13 +319,26 @@ def progression_review(*, user, today: datetime.date | None = None) -> Progressi
             visits=list(presentation.visits.all()),
             today=today or presentation.patient.clinic.today(),
         )
-        entry = ReviewEntry(presentation, recommendation, ladder.skipped_rungs(treatments))
-        if recommendation.action in (ladder.Action.ESCALATE, ladder.Action.CONSIDER_SURGERY) and treatments:
-            review.due_for_escalation.append(entry)
-        if recommendation.stalled:
-            review.stalled.append(entry)
-        if entry.skipped:
-            review.skipped_rungs.append(entry)
-        if recommendation.worsening:
-            review.worsening.append(entry)
-    return review
+        skipped = ladder.skipped_rungs(treatments)
+        reasons = _reasons(recommendation, treatments, skipped)
+        if not reasons:
+            continue
+        current = ladder.current_treatment(treatments)
+        entries.append(
+            ReviewEntry(
+                presentation=presentation,
+                recommendation=recommendation,
+                reasons=reasons,
+                skipped=tuple(skipped),
+                current_step=ladder.highest_step(treatments),
+                clinician=current.clinician if current else None,
+            )
+        )
+    clinicians = sorted(
+        {entry.clinician.pk: entry.clinician_name for entry in entries if entry.clinician}.items(),
+        key=lambda item: item[1].casefold(),
+    )
+    shown = [entry for entry in entries if filters.matches(entry)]
+    # Stable sorts: the query's patient order breaks ties.
+    shown.sort(key=_sort_key(filters.sort), reverse=filters.sort.startswith("-"))
+    return ProgressionReview(shown, filters=filters, errors=errors, clinicians=clinicians, total=len(entries))

@@ -201,6 +201,9 @@ LADDER = {
     "INJECTION_MIN_INTERVAL_WEEKS": env.int("LADDER_INJECTION_MIN_INTERVAL_WEEKS", default=4),
     "INJECTION_MAX_PER_12_MONTHS": env.int("LADDER_INJECTION_MAX_PER_12_MONTHS", default=3),
     "WORSENING_PAIN_RISE": env.int("LADDER_WORSENING_PAIN_RISE", default=2),
+    # A product default, not from DOMAIN.md (which defines no lost-to-follow-up rule): an active case nobody
+    # has seen for this long after its trial ended needs a review; 26 weeks is §6a's six-month follow-up.
+    "LOST_TO_FOLLOW_UP_WEEKS": env.int("LADDER_LOST_TO_FOLLOW_UP_WEEKS", default=26),
 }
 
 REST_FRAMEWORK = {

@@ -1,22 +1,39 @@
 """One case walked from the first visit to the neurectomy outcome, using only HTTP calls."""
 
+import datetime
+
 import pytest
 
+from cases.models import Clinic
 from tests.fhir_validation import assert_valid_r4_bundle
 
 pytestmark = pytest.mark.django_db
 
 
+DATE_FIELDS = ("first_seen_on", "seen_on", "started_on", "response_assessed_on", "occurred_on", "ended_on")
+
+
 class Walk:
-    def __init__(self, client):
+    """Walks a case over HTTP; the clinic's today moves with the dates it records (the ladder judges on it)."""
+
+    def __init__(self, client, monkeypatch):
         self.client = client
+        self.today = datetime.date(2025, 1, 1)
+        monkeypatch.setattr(Clinic, "today", lambda clinic: self.today)
+
+    def _advance(self, body):
+        for name in DATE_FIELDS:
+            if name in body:
+                self.today = max(self.today, datetime.date.fromisoformat(body[name]))
 
     def post(self, path, body, expect=201):
+        self._advance(body)
         response = self.client.post(f"/api/v1/{path}", body)
         assert response.status_code == expect, response.content
         return response.json()
 
     def patch(self, path, body):
+        self._advance(body)
         current = self.client.get(f"/api/v1/{path}")
         response = self.client.patch(f"/api/v1/{path}", body, HTTP_IF_MATCH=current.headers["ETag"])
         assert response.status_code == 200, response.content
@@ -35,8 +52,8 @@ class Walk:
         return self.patch(f"treatments/{treatment}/", {"response": response, "response_assessed_on": on})
 
 
-def test_a_case_walks_the_ladder_from_first_visit_to_neurectomy_outcome(api):
-    walk = Walk(api)
+def test_a_case_walks_the_ladder_from_first_visit_to_neurectomy_outcome(api, monkeypatch):
+    walk = Walk(api, monkeypatch)
     patient = walk.post(
         "patients/",
         {"mrn": "NW-1001", "given_name": "Ada", "family_name": "Okafor", "birth_date": "1971-03-09", "sex": "female"},

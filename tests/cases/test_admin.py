@@ -14,7 +14,7 @@ from django.urls import reverse
 from cases import services
 from cases.audit import acting
 from cases.choices import PresentationStatus, Response, Role, TreatmentKind
-from cases.models import Complication, Patient, Presentation
+from cases.models import Clinic, Complication, Patient, Presentation
 
 from ..factories import (
     ClinicFactory,
@@ -764,13 +764,18 @@ def test_complication_before_its_treatment_is_refused(as_podiatrist, podiatrist,
     assert not Complication.objects.exists()
 
 
-def test_presentation_page_shows_the_recommendation(as_podiatrist, podiatrist, presentation):
+def test_presentation_page_shows_the_recommendation(as_podiatrist, podiatrist, presentation, monkeypatch):
     _failed(presentation, TreatmentKind.FOOTWEAR_MODIFICATION, D(2026, 1, 5), podiatrist)
+    # The ladder judges on the clinic's today: a fixed one, so the case is not lost to follow-up by the wall clock.
+    monkeypatch.setattr(Clinic, "today", lambda clinic: D(2026, 3, 1))
 
     page = as_podiatrist.get(admin_url("presentation_change", presentation.pk)).content.decode()
 
     assert "Escalate to 2 · orthosis" in page
-    assert "No relief from footwear modification: escalate to 2 · orthosis." in page
+    assert (
+        "No relief from footwear modification (assessed on 16 Feb 2026; its 6-week trial ended on 16 Feb 2026). "
+        "Escalate to 2 · orthosis."
+    ) in page
 
 
 # Changelist filters and search

@@ -125,9 +125,8 @@ def test_every_kind_has_a_row_in_ladder_order_with_zeros_and_no_rates_when_nothi
     report = outcome_report(clinic_ids=None)
 
     assert [row.kind for row in report] == LADDER_ORDER
-    assert [row.step for row in report] == [10, 20, 30, 35, 35, 35, 40]
-    assert report[0].rung == "1 · footwear modification"
-    assert report[3].rung == "3–4 · alternative"
+    assert [row.rung for row in report] == [1, 2, 3, 3.5, 3.5, 3.5, 4]
+    assert (report[0].rung_label, report[3].rung_label) == ("1 · footwear modification", "3–4 · alternative")
     for row in report:
         assert (row.started, row.assessed, row.complete, row.partial, row.none, row.pending) == (0, 0, 0, 0, 0, 0)
         assert (row.escalated, row.with_complication) == (0, 0)
@@ -463,6 +462,20 @@ def test_filters_combine(clinic, podiatrist):
     assert rows[FOOTWEAR].started == 1
 
 
+@pytest.mark.parametrize(
+    ("rung", "kinds"), [(2, [ORTHOSIS]), ("2", [ORTHOSIS]), ("3.5", [ALCOHOL, RADIOFREQUENCY, CRYO])]
+)
+def test_rung_filter_takes_the_public_rung_number_and_keeps_only_its_rows(clinic, podiatrist, rung, kinds):
+    presentation = add_case(clinic)
+    start(presentation, podiatrist, FOOTWEAR, D(2025, 1, 6), Response.PARTIAL, D(2025, 2, 17))
+    start(presentation, podiatrist, ORTHOSIS, D(2025, 2, 17), Response.PARTIAL, D(2025, 3, 31))
+
+    report = outcome_report(clinic_ids=[clinic.pk], rung=rung)
+
+    assert [row.kind for row in report] == kinds
+    assert [row.started for row in report] == [1 if kind == ORTHOSIS else 0 for kind in kinds]
+
+
 # Bad input
 
 
@@ -475,6 +488,8 @@ def test_filters_combine(clinic, podiatrist):
         ({"interspace": 5}, r"Interspace must be 1, 2, 3 or 4, not 5\."),
         ({"date_from": D(2025, 3, 2), "date_to": D(2025, 3, 1)}, r"2025-03-02 is after 2025-03-01"),
         ({"date_to": "2025-03-01"}, r"date_to must be a date, not '2025-03-01'\."),
+        ({"rung": "20"}, r"'20' is not a rung: use 1, 2, 3, 3\.5 \(alternative\) or 4\."),
+        ({"rung": 2.5}, r"2\.5 is not a rung"),
     ],
 )
 def test_bad_filters_are_refused_with_a_specific_message(filters, message):
@@ -559,6 +574,7 @@ def in_band(age, band):
 def brute_force_report(*, clinic_ids, date_from=None, date_to=None, clinician_id=None, **filters):
     """The report by hand: load everything, then follow the definitions one treatment at a time."""
     steps = {FOOTWEAR: 10, ORTHOSIS: 20, INJECTION: 30, ALCOHOL: 35, RADIOFREQUENCY: 35, CRYO: 35, NEURECTOMY: 40}
+    rungs = {FOOTWEAR: 1, ORTHOSIS: 2, INJECTION: 3, ALCOHOL: 3.5, RADIOFREQUENCY: 3.5, CRYO: 3.5, NEURECTOMY: 4}
     everything = list(Treatment.objects.select_related("presentation__patient"))
     visits = sorted(Visit.objects.all(), key=lambda v: (v.seen_on, v.pk))
     complicated = set(Complication.objects.values_list("treatment_id", flat=True))
@@ -608,7 +624,7 @@ def brute_force_report(*, clinic_ids, date_from=None, date_to=None, clinician_id
         return float(statistics.median(values)) if values else None
 
     report = []
-    for kind in LADDER_ORDER:
+    for kind in (k for k in LADDER_ORDER if filters.get("rung") is None or rungs[k] == float(filters["rung"])):
         mine = [t for t in everything if t.kind == kind and wanted(t)]
         responses = {r: sum(t.response == r for t in mine) for r in ("complete", "partial", "none", "pending")}
         assessed = responses["complete"] + responses["partial"] + responses["none"]
@@ -618,8 +634,8 @@ def brute_force_report(*, clinic_ids, date_from=None, date_to=None, clinician_id
         report.append(
             {
                 "kind": kind,
-                "step": steps[kind],
-                "rung": ladder.rung_label(steps[kind]),
+                "rung": rungs[kind],
+                "rung_label": ladder.rung_label(steps[kind]),
                 "started": len(mine),
                 "assessed": assessed,
                 **responses,
@@ -694,6 +710,7 @@ def test_the_report_matches_a_brute_force_computation_over_the_same_records(
         {"clinic_ids": [clinic.pk], "clinician_id": colleague.pk},
         {"clinic_ids": None, "interspace": 2},
         {"clinic_ids": None, "sex": "male"},
+        {"clinic_ids": None, "rung": "3.5"},
         *({"clinic_ids": None, "age_band": band} for band in AGE_BANDS),
     ]
     for filters in filter_sets:
