@@ -25,10 +25,6 @@ REVIEW_URL = "admin:cases_presentation_review"
 TEMPLATE = "admin/cases/presentation/progression_review.html"
 TODAY = D(2026, 3, 16)
 START = TODAY - datetime.timedelta(days=70)
-# The page's view reads the clinic's own today; these tests need it after the lead's view change (see below).
-VIEW_PASSES_REVIEW = pytest.mark.xfail(
-    strict=True, reason="cases/admin.py's review view must pass `review` (progression_review(query=...)) to the page"
-)
 
 
 def _days(count: int, start: datetime.date = START) -> datetime.date:
@@ -369,7 +365,6 @@ def test_clinic_admins_and_superusers_open_the_review_in_the_admins_frame(client
     assert response.context["available_apps"]  # each_context: the admin's navigation
 
 
-@VIEW_PASSES_REVIEW
 def test_the_page_lists_the_clinics_cases_once_each_filtered_by_its_query(client, clinic_admin, clinic, other_clinic):
     start = clinic.today() - datetime.timedelta(days=70)
     _every_kind(clinic, start=start)
@@ -384,7 +379,6 @@ def test_the_page_lists_the_clinics_cases_once_each_filtered_by_its_query(client
     assert "THEIRS" not in response.content.decode()
 
 
-@VIEW_PASSES_REVIEW
 def test_the_page_costs_the_same_queries_for_few_and_many_cases(
     client, clinic_admin, clinic, django_assert_num_queries
 ):
