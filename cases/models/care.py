@@ -76,7 +76,7 @@ class Visit(Timestamped):
         indexes = [models.Index(fields=["presentation", "-seen_on"], name="visit_presentation_seen")]
 
     def __str__(self) -> str:
-        return f"Visit on {self.seen_on}"
+        return f"Visit on {ladder.format_day(self.seen_on)}"
 
     def clean(self):
         super().clean()
@@ -173,7 +173,7 @@ class Treatment(Timestamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} from {self.started_on}"
+        return f"{self.get_kind_display()} from {ladder.format_day(self.started_on)}"
 
     def save(self, *args, **kwargs):
         super().save(*args, **kwargs)
@@ -220,7 +220,7 @@ class Treatment(Timestamped):
             earliest = self.complications.aggregate(earliest=models.Min("occurred_on"))["earliest"]
             if earliest and earliest < self.started_on:
                 errors.setdefault("started_on", []).append(
-                    f"The start cannot be after a recorded complication ({earliest.isoformat()})."
+                    f"The start cannot be after a recorded complication ({ladder.format_day(earliest)})."
                 )
         if errors:
             raise ValidationError(errors)
@@ -318,7 +318,7 @@ class Complication(Timestamped):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} on {self.occurred_on}"
+        return f"{self.get_kind_display()} on {ladder.format_day(self.occurred_on)}"
 
     def clean(self):
         super().clean()

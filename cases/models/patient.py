@@ -77,7 +77,7 @@ class Patient(Timestamped):
             earliest = _earliest_clinical_date(self)
             if earliest and earliest < self.birth_date:
                 raise ValidationError(
-                    {"birth_date": f"The birth date cannot be after a recorded clinical date ({earliest.isoformat()})."}
+                    {"birth_date": f"The birth date cannot be after a recorded clinical date ({ladder.format_day(earliest)})."}
                 )
 
 
@@ -85,7 +85,7 @@ def _not_future(errors: dict, clinic: Clinic, **dates) -> None:
     today = clinic.today()
     for field_name, value in dates.items():
         if value and value > today:
-            errors.setdefault(field_name, []).append(f"This date is in the future (today is {today.isoformat()}).")
+            errors.setdefault(field_name, []).append(f"This date is in the future (today is {ladder.format_day(today)}).")
 
 
 def _earliest_clinical_date(patient: Patient) -> datetime.date | None:
@@ -226,7 +226,7 @@ class Presentation(Timestamped):
             earliest_visit = self.visits.aggregate(earliest=models.Min("seen_on"))["earliest"]
             if earliest_visit and earliest_visit < self.first_seen_on:
                 errors.setdefault("first_seen_on", []).append(
-                    f"First seen cannot be after a recorded visit ({earliest_visit.isoformat()})."
+                    f"First seen cannot be after a recorded visit ({ladder.format_day(earliest_visit)})."
                 )
         if errors:
             raise ValidationError(errors)
