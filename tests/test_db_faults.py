@@ -27,9 +27,6 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import OperationalError, connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.test import Client
-from rest_framework.test import APIClient
-
-from api.models import ApiToken, TokenScope
 
 from .factories import PatientFactory, PresentationFactory
 from .pgcluster import PrivateCluster, free_port, initdb_missing_reason
@@ -43,22 +40,8 @@ def _refuse(self):
 
 
 @pytest.fixture
-def database_down(monkeypatch):
-    """Every attempt to reach the database fails the way a refused connection does."""
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", _refuse)
-
-
-@pytest.fixture
 def presentation_id(clinic):
     return PresentationFactory(patient=PatientFactory(clinic=clinic), first_seen_on="2026-01-05").pk
-
-
-@pytest.fixture
-def api(podiatrist):
-    _, secret = ApiToken.issue(user=podiatrist, name="fault test", scope=TokenScope.READ_WRITE, days=1)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 @pytest.fixture

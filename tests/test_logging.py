@@ -25,18 +25,6 @@ PHI = {
 
 
 @pytest.fixture
-def api(podiatrist):
-    from rest_framework.test import APIClient
-
-    from api.models import ApiToken, TokenScope
-
-    _, secret = ApiToken.issue(user=podiatrist, name="EHR bridge", scope=TokenScope.READ_WRITE, days=30)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
-
-
-@pytest.fixture
 def handler_output():
     """What the project's own console handler writes (JSON lines: the suite runs production settings)."""
     (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
