@@ -52,20 +52,21 @@ run: seed
 	$(BIN)/python manage.py runserver $(HOST)
 
 # pytest exits 5 when it collects no test; that is reported, not hidden, but is not a failure of the code.
+# Each run leaves a JUnit report, var/junit-<name>.xml, from which .ci/run totals what ran (.ci/totals.py).
 define run_pytest
-	$(1) $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS); rc=$$?; \
+	$(1) $(BIN)/pytest -n $(PYTEST_WORKERS) --junitxml=var/junit-$(2).xml $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
 endef
 
 test: test-sqlite test-postgres
 
-test-sqlite: install-dev chromium
+test-sqlite: install-dev chromium | var
 	@echo "== test suite on SQLite"
-	@$(call run_pytest,DATABASE_URL=sqlite:///:memory:)
+	@$(call run_pytest,DATABASE_URL=sqlite:///:memory:,sqlite)
 
-test-postgres: install-dev chromium
+test-postgres: install-dev chromium | var
 	@echo "== test suite on PostgreSQL ($(POSTGRES_TEST_URL))"
-	@$(call run_pytest,DATABASE_URL=$(POSTGRES_TEST_URL))
+	@$(call run_pytest,DATABASE_URL=$(POSTGRES_TEST_URL),postgres)
 
 lint: install-dev
 	$(BIN)/ruff check .

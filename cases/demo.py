@@ -61,6 +61,15 @@ MAX_PATIENTS = 100_000
 MAX_CLINICS = 50
 EARLIEST_TODAY = datetime.date(2000, 1, 1)
 DEMO_ADMIN_USERNAME = "demo-admin"
+# The demo logins, one per role, all in the first demo clinic, so that each role can be tried: who they are,
+# and what the command says each one is for. Their passwords exist only in the summary of the run that
+# creates them.
+DEMO_LOGINS = (
+    (DEMO_ADMIN_USERNAME, Role.CLINIC_ADMIN, "Admin", "a clinic admin"),
+    ("demo-podiatrist", Role.PODIATRIST, "Podiatrist", "a podiatrist"),
+    ("demo-reviewer", Role.REVIEWER, "Reviewer", "a reviewer (read-only)"),
+)
+DEMO_LOGIN_USERNAMES = tuple(username for username, *_ in DEMO_LOGINS)
 MRN_PREFIX = "DEMO-"
 
 # --- Patients (DOMAIN.md §7 epidemiology, §1 sites) -------------------------------------------
@@ -647,8 +656,8 @@ class DemoRefused(Exception):
 class SeedSummary:
     created: Counter = field(default_factory=Counter)
     patients_skipped: int = 0
-    demo_admin_password: str | None = None
-    demo_admin_created: bool = False
+    # Username to password of each demo login this run created; those that already existed are not here.
+    demo_logins_created: dict[str, str] = field(default_factory=dict)
 
     def line(self) -> str:
         names = ("clinics", "users", "patients", "presentations", "visits", "treatments", "complications")
@@ -667,7 +676,7 @@ def _user_ensure(username: str, *, first_name: str, last_name: str, summary: See
     if user is None:
         user = user_model(username=username, first_name=first_name, last_name=last_name, is_staff=True)
         user.email = f"{username}@example.com"
-        user.set_unusable_password()  # demo clinicians never log in; only demo-admin has a password
+        user.set_unusable_password()  # demo clinicians never log in; only the demo logins have a password
         user.full_clean()
         user.save()
         summary.created["users"] += 1
@@ -705,21 +714,23 @@ def clinic_ensure(*, seed: int, number: int, slug: str, name: str, summary: Seed
 
 
 @transaction.atomic
-def demo_admin_ensure(*, clinic: Clinic, summary: SeedSummary) -> None:
-    """The demo login: staff and clinic admin of the first clinic; its password exists only in this summary."""
+def demo_logins_ensure(*, clinic: Clinic, summary: SeedSummary) -> None:
+    """The demo logins (DEMO_LOGINS): staff, never superusers, each a member of ``clinic`` in its role.
+
+    One that exists keeps its password; one created gets a random password, kept only in ``summary``.
+    """
     user_model = get_user_model()
-    user = user_model.objects.filter(username=DEMO_ADMIN_USERNAME).first()
-    if user is None:
-        password = secrets.token_urlsafe(16)
-        user = user_model(
-            username=DEMO_ADMIN_USERNAME, first_name="Demo", last_name="Admin", is_staff=True, is_superuser=False
-        )
-        user.set_password(password)
-        user.full_clean()
-        user.save()
-        summary.created["users"] += 1
-        summary.demo_admin_password, summary.demo_admin_created = password, True
-    _membership_ensure(user, clinic, Role.CLINIC_ADMIN)
+    for username, role, last_name, _ in DEMO_LOGINS:
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            password = secrets.token_urlsafe(16)
+            user = user_model(username=username, first_name="Demo", last_name=last_name, is_staff=True)
+            user.set_password(password)
+            user.full_clean()
+            user.save()
+            summary.created["users"] += 1
+            summary.demo_logins_created[username] = password
+        _membership_ensure(user, clinic, role)
 
 
 def patient_write(plan: PatientPlan, *, demo_clinic: DemoClinic, summary: SeedSummary) -> None:
@@ -802,7 +813,7 @@ def seed(options: SeedOptions, *, on_patient: Callable[[], None] = lambda: None)
         clinic_ensure(seed=options.seed, number=number, slug=slug, name=name, summary=summary)
         for number, (slug, name) in enumerate(clinic_slugs(options.clinics), start=1)
     ]
-    demo_admin_ensure(clinic=clinics[0].clinic, summary=summary)
+    demo_logins_ensure(clinic=clinics[0].clinic, summary=summary)
     conf = ladder.LadderSettings.from_settings()
     for number in range(1, options.patients + 1):
         plan = patient_plan(seed=options.seed, number=number, today=options.today, conf=conf)

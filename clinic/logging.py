@@ -111,12 +111,24 @@ class PhiFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         scrub(record)
-        # django.request passes the request itself, whose repr carries the query string: keep method and path.
         request = getattr(record, "request", None)
         if request is not None:
-            described = request if isinstance(request, str) else f"{request.method} {request.path}"
-            record.request = redact(described)
+            record.request = _describe_request(request)
         return True
+
+
+def _describe_request(request: Any) -> str:
+    """What a record's ``request`` may say: method and path of an HTTP request, never its query or peer.
+
+    django.request passes the HttpRequest, whose repr carries the query string; django.server (runserver)
+    passes the client's socket, whose repr carries the client's address. Anything else is named by type.
+    """
+    if isinstance(request, str):
+        return redact(request)
+    method, path = getattr(request, "method", None), getattr(request, "path", None)
+    if isinstance(method, str) and isinstance(path, str):
+        return redact(f"{method} {path}")
+    return f"<{type(request).__name__}>"
 
 
 class RequestIdFilter(logging.Filter):

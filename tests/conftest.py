@@ -2,8 +2,11 @@
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
+from django.db.backends.base.base import BaseDatabaseWrapper
+from rest_framework.test import APIClient
 
+from api.models import ApiToken, TokenScope
 from cases.choices import Role
 
 from .factories import ClinicFactory, MembershipFactory, UserFactory
@@ -63,3 +66,48 @@ def on_postgres():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://… (make test-postgres)")
     return True
+
+
+@pytest.fixture
+def as_podiatrist(client, podiatrist):
+    """The test client, signed in to the admin as ``podiatrist``."""
+    client.force_login(podiatrist)
+    return client
+
+
+# API clients that authenticate the way integrations do, over real HTTP through Django's stack.
+
+
+@pytest.fixture
+def bearer():
+    """Make a client authenticated with a fresh token: ``bearer(user, scope="read_write")``."""
+
+    def make(user, scope: str = TokenScope.READ_WRITE, days: int = 30) -> APIClient:
+        _, secret = ApiToken.issue(user=user, name="test integration", scope=scope, days=days)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        client.token_secret = secret
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(bearer, podiatrist):
+    """A read-write client for a podiatrist of ``clinic``."""
+    return bearer(podiatrist)
+
+
+@pytest.fixture
+def anonymous():
+    return APIClient()
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """Every attempt to reach the database fails the way a refused connection does."""
+
+    def refuse(self):
+        raise OperationalError("connection refused (simulated outage)")
+
+    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", refuse)

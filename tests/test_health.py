@@ -9,16 +9,6 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def database_down(monkeypatch):
-    """Every attempt to reach the database fails the way a refused connection does."""
-
-    def refuse(self):
-        raise OperationalError("connection refused (simulated outage)")
-
-    monkeypatch.setattr(BaseDatabaseWrapper, "ensure_connection", refuse)
-
-
 def test_healthz_answers_ok_without_a_single_query(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/healthz")

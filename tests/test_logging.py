@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import socket
 
 import pytest
 from django.db import IntegrityError
@@ -21,18 +22,6 @@ PHI = {
     "email": "joan.ashworth@example.org",
     "phone": "07700 900123",
 }
-
-
-@pytest.fixture
-def api(podiatrist):
-    from rest_framework.test import APIClient
-
-    from api.models import ApiToken, TokenScope
-
-    _, secret = ApiToken.issue(user=podiatrist, name="EHR bridge", scope=TokenScope.READ_WRITE, days=30)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
-    return client
 
 
 @pytest.fixture
@@ -103,6 +92,21 @@ def test_django_request_log_keeps_method_and_path_but_drops_the_query_string(api
     assert line["message"] == "Not Found: /api/v1/no-such-thing/"
     assert line["request"] == "GET /api/v1/no-such-thing/"
     assert line["status_code"] == 404
+
+
+def test_the_development_servers_request_line_is_logged_and_its_socket_is_not(handler_output):
+    # django.server (runserver) passes the client's socket as ``request``; its repr holds the peer address.
+    with socket.socket() as client:
+        client.bind(("127.0.0.1", 0))
+        logging.getLogger("django.server").info(
+            '"%s" %s %s', "GET /api/v1/patients/?mrn=NS-1234 HTTP/1.1", "200", "15", extra={"request": client}
+        )
+
+    (line,) = [json.loads(line) for line in handler_output.getvalue().splitlines()]
+    assert line["logger"] == "django.server"
+    assert line["message"] == f'"GET /api/v1/patients/?{REDACTED} HTTP/1.1" 200 15'
+    assert line["request"] == "<socket>"
+    assert "127.0.0.1" not in handler_output.getvalue()
 
 
 def test_a_log_line_outside_any_request_has_a_placeholder_request_id(handler_output):

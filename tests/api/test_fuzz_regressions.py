@@ -14,11 +14,6 @@ pytestmark = pytest.mark.django_db
 LISTS = ["patients", "presentations", "visits", "treatments", "complications"]
 
 
-@pytest.fixture
-def schema(anonymous) -> dict:
-    return anonymous.get("/api/schema/?format=json").json()
-
-
 def problem_errors(response, status: int) -> dict[str, list[str]]:
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json"

@@ -8,13 +8,6 @@ pytestmark = pytest.mark.django_db
 RESOURCES = ["patients", "presentations", "visits", "treatments", "complications"]
 
 
-@pytest.fixture
-def schema(anonymous):
-    response = anonymous.get("/api/schema/?format=json")
-    assert response.status_code == 200
-    return response.json()
-
-
 def test_schema_is_valid_openapi_3(schema):
     validate(schema)
     assert schema["openapi"].startswith("3.")

@@ -196,12 +196,6 @@ def other_presentation(other_clinic):
     return PresentationFactory(patient=patient, first_seen_on=FIRST_SEEN)
 
 
-@pytest.fixture
-def as_podiatrist(client, podiatrist):
-    client.force_login(podiatrist)
-    return client
-
-
 def _failed(presentation, kind, started_on, clinician, **fields):
     """A conservative treatment that gave no relief, recorded through the service (so the ladder judged it)."""
     treatment = services.treatment_start(

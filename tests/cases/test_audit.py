@@ -20,12 +20,6 @@ AUDIT_LIST = "admin:cases_auditevent_changelist"
 
 
 @pytest.fixture
-def as_podiatrist(client, podiatrist):
-    client.force_login(podiatrist)
-    return client
-
-
-@pytest.fixture
 def as_clinic_admin(client, clinic_admin):
     client.force_login(clinic_admin)
     return client

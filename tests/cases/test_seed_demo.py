@@ -285,7 +285,7 @@ def test_each_clinic_has_a_clinic_admin_two_or_three_podiatrists_and_a_reviewer(
     seed_demo(patients=0, clinics=3)
     assert Clinic.objects.count() == 3
     for clinic in Clinic.objects.all():
-        staff = Membership.objects.filter(clinic=clinic).exclude(user__username=demo.DEMO_ADMIN_USERNAME)
+        staff = Membership.objects.filter(clinic=clinic).exclude(user__username__in=demo.DEMO_LOGIN_USERNAMES)
         roles = Counter(staff.values_list("role", flat=True))
         assert roles[Role.CLINIC_ADMIN] == 1
         assert roles[Role.REVIEWER] == 1
@@ -294,25 +294,72 @@ def test_each_clinic_has_a_clinic_admin_two_or_three_podiatrists_and_a_reviewer(
 
 def test_demo_clinicians_are_staff_without_a_usable_password():
     seed_demo(patients=0)
-    clinicians = get_user_model().objects.exclude(username=demo.DEMO_ADMIN_USERNAME)
+    clinicians = get_user_model().objects.exclude(username__in=demo.DEMO_LOGIN_USERNAMES)
     assert clinicians.count() >= 8
     assert all(user.is_staff and not user.is_superuser and not user.has_usable_password() for user in clinicians)
 
 
-def test_demo_admin_is_created_once_and_its_password_is_printed_once():
+DEMO_LOGINS = {
+    "demo-admin": ("a clinic admin", Role.CLINIC_ADMIN),
+    "demo-podiatrist": ("a podiatrist", Role.PODIATRIST),
+    "demo-reviewer": ("a reviewer (read-only)", Role.REVIEWER),
+}
+
+
+def printed_passwords(output: str) -> dict[str, str]:
+    found = re.findall(r"Demo login for (.+?) \(shown only now, store it\): username (\S+) password (\S+)", output)
+    assert [(username, role) for role, username, _ in found] == [(u, r) for u, (r, _) in DEMO_LOGINS.items()]
+    return {username: password for _, username, password in found}
+
+
+def test_each_demo_login_is_created_once_and_its_password_is_printed_once():
     first = seed_demo(patients=0)
-    password = re.search(r"username demo-admin password (\S+)", first).group(1)
-    admin = get_user_model().objects.get(username="demo-admin")
-    assert admin.check_password(password)
-    assert admin.is_staff and not admin.is_superuser
-    membership = Membership.objects.get(user=admin)
-    assert (membership.clinic.slug, membership.role) == (demo.clinic_slugs(1)[0][0], Role.CLINIC_ADMIN)
+    passwords = printed_passwords(first)
+    first_clinic = demo.clinic_slugs(1)[0][0]
+    for username, (_, role) in DEMO_LOGINS.items():
+        user = get_user_model().objects.get(username=username)
+        assert user.check_password(passwords[username])
+        assert user.is_staff and not user.is_superuser
+        membership = Membership.objects.get(user=user)
+        assert (membership.clinic.slug, membership.role) == (first_clinic, role)
 
     second = seed_demo(patients=0)
-    assert password not in second
-    assert "demo-admin already exists; its password is unchanged and not shown" in second
-    admin.refresh_from_db()
-    assert admin.check_password(password)
+    assert not any(password in second for password in passwords.values())
+    assert "Demo login for" not in second
+    assert (
+        "Demo logins that already exist keep their passwords, which are not shown: "
+        "demo-admin, demo-podiatrist, demo-reviewer." in second
+    )
+    for username, password in passwords.items():
+        assert get_user_model().objects.get(username=username).check_password(password)
+
+
+def test_a_re_run_adds_a_missing_demo_login_and_prints_only_its_password():
+    passwords = printed_passwords(seed_demo(patients=0))
+    get_user_model().objects.filter(username="demo-reviewer").delete()
+
+    output = seed_demo(patients=0)
+    (line,) = [line for line in output.splitlines() if line.startswith("Demo login for")]
+    assert line.startswith("Demo login for a reviewer (read-only) (shown only now, store it): username demo-reviewer ")
+    assert passwords["demo-admin"] not in output and passwords["demo-podiatrist"] not in output
+    assert "already exist keep their passwords, which are not shown: demo-admin, demo-podiatrist." in output
+
+
+@pytest.mark.parametrize(
+    ("username", "writes", "reviews"),
+    [("demo-admin", True, True), ("demo-podiatrist", True, False), ("demo-reviewer", False, False)],
+)
+def test_each_demo_login_signs_in_and_works_in_its_role(client, username, writes, reviews):
+    password = printed_passwords(seed_demo(patients=2))[username]
+    assert client.login(username=username, password=password)
+
+    assert client.get("/admin/").status_code == 200
+    # Patients alternate between the two clinics: each login sees its own clinic's one patient only.
+    patients = client.get("/admin/cases/patient/")
+    assert patients.status_code == 200
+    assert patients.context["cl"].result_count == 1
+    assert client.get("/admin/cases/patient/add/").status_code == (200 if writes else 403)
+    assert client.get("/admin/cases/presentation/review/").status_code == (200 if reviews else 403)
 
 
 # Bad options

@@ -14,8 +14,8 @@ from cases.models import Patient
 class Command(BaseCommand):
     help = (
         "Create demo clinics, staff and patients whose histories walk the treatment ladder. The same options "
-        "give the same dataset; a re-run only adds what is missing. Prints the demo-admin password once, "
-        "when it creates that user."
+        "give the same dataset; a re-run only adds what is missing. Prints the password of each demo login "
+        f"({', '.join(demo.DEMO_LOGIN_USERNAMES)}) once, when it creates that user."
     )
 
     def add_arguments(self, parser):
@@ -81,15 +81,17 @@ class Command(BaseCommand):
         self.stdout.write(summary.line())
         if summary.patients_skipped:
             self.stdout.write(f"Skipped {summary.patients_skipped} patients that already exist.")
-        if summary.demo_admin_created:
+        roles = {username: described for username, _, _, described in demo.DEMO_LOGINS}
+        for username, password in summary.demo_logins_created.items():
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Demo login (shown only now, store it): username {demo.DEMO_ADMIN_USERNAME} "
-                    f"password {summary.demo_admin_password}"
+                    f"Demo login for {roles[username]} (shown only now, store it): "
+                    f"username {username} password {password}"
                 )
             )
-        else:
+        existing = [username for username in demo.DEMO_LOGIN_USERNAMES if username not in summary.demo_logins_created]
+        if existing:
             self.stdout.write(
-                f"The user {demo.DEMO_ADMIN_USERNAME} already exists; its password is unchanged and not shown. "
-                f"Reset it with `manage.py changepassword {demo.DEMO_ADMIN_USERNAME}`."
+                f"Demo logins that already exist keep their passwords, which are not shown: {', '.join(existing)}. "
+                f"Reset one with `manage.py changepassword <username>`."
             )
