@@ -9,7 +9,10 @@ constraint message), so a rule is still written once.
 
 from __future__ import annotations
 
+from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
 from django.forms import BaseInlineFormSet, ModelChoiceField, ModelForm
 
 from . import ladder
@@ -75,3 +78,40 @@ class ClinicianChoiceField(ModelChoiceField):
 
     def label_from_instance(self, user) -> str:
         return user.get_full_name() or user.get_username()
+
+
+def with_validator_bounds(form_field: forms.Field | None, db_field: models.Field) -> forms.Field | None:
+    """A number input that carries its model field's range as ``min``/``max`` (pain 0–10, MOxFQ 0–100, …).
+
+    Django's model fields keep a Min/MaxValueValidator to themselves, so the browser would accept 11 on a
+    0–10 scale and only the round trip would refuse it. The range stays written once, in the model's
+    validators; the server still judges every value (full_clean), this only lets the browser say so first.
+    """
+    if not isinstance(form_field, forms.IntegerField):  # DecimalField and FloatField are IntegerFields too
+        return form_field
+
+    def limits(kind):
+        values = [v.limit_value for v in db_field.validators if isinstance(v, kind)]
+        return [value() if callable(value) else value for value in values]
+
+    if lows := limits(MinValueValidator):
+        form_field.widget.attrs["min"] = max(lows)
+    if highs := limits(MaxValueValidator):
+        form_field.widget.attrs["max"] = min(highs)
+    return form_field
+
+
+class FirstErrorFocusForm(ModelForm):
+    """A refused submission opens at its first field in error: that input gets ``autofocus``.
+
+    The browser focuses, and so scrolls to, the first autofocus element on the page, so with the main
+    form and every inline row marking its own first error, the page's first error wins. No script is
+    needed, which the strict Content-Security-Policy would refuse inline anyway.
+    """
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        for name, field in self.fields.items():  # in the order the page shows them
+            if name in self._errors:
+                field.widget.attrs["autofocus"] = True
+                break

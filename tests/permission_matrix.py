@@ -88,7 +88,7 @@ def read_matrix(path: Path = MATRIX_DOC) -> list[MatrixRow]:
             raise ValueError(f"{path.name}:{number}: the URL must be in backticks, optionally followed by {PLANNED}")
         rows.append(
             MatrixRow(
-                url=url_match.group(1),
+                url=url_match.group(1).removeprefix("/"),  # `/` is the root, routed as ""
                 resource=resource,
                 action=action,
                 cells=dict(zip(ROLES, role_cells, strict=True)),

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ..forms import ClinicianChoiceField
+from ..forms import ClinicianChoiceField, FirstErrorFocusForm, with_validator_bounds
 from ..models import Clinic, Presentation
 from ..selectors import (
     WRITE_ROLES,
@@ -40,7 +40,16 @@ def _writable_clinicians(user) -> QuerySet:
 
 
 class ClinicRolePermissions:
-    """Permissions from the user's role in the record's clinic; for an inline, the parent record's clinic."""
+    """Permissions from the user's role in the record's clinic; for an inline, the parent record's clinic.
+
+    Its pages' forms also carry each number's range to the browser and open a refused submission at its
+    first error (cases.forms).
+    """
+
+    form = FirstErrorFocusForm
+
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        return with_validator_bounds(super().formfield_for_dbfield(db_field, request, **kwargs), db_field)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser or bool(clinic_roles(request.user))

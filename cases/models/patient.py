@@ -76,8 +76,9 @@ class Patient(Timestamped):
             # Moving the birth date must not leave an already recorded clinical date before it.
             earliest = _earliest_clinical_date(self)
             if earliest and earliest < self.birth_date:
+                recorded = ladder.format_day(earliest)
                 raise ValidationError(
-                    {"birth_date": f"The birth date cannot be after a recorded clinical date ({ladder.format_day(earliest)})."}
+                    {"birth_date": f"The birth date cannot be after a recorded clinical date ({recorded})."}
                 )
 
 
@@ -85,7 +86,9 @@ def _not_future(errors: dict, clinic: Clinic, **dates) -> None:
     today = clinic.today()
     for field_name, value in dates.items():
         if value and value > today:
-            errors.setdefault(field_name, []).append(f"This date is in the future (today is {ladder.format_day(today)}).")
+            errors.setdefault(field_name, []).append(
+                f"This date is in the future (today is {ladder.format_day(today)})."
+            )
 
 
 def _earliest_clinical_date(patient: Patient) -> datetime.date | None:
