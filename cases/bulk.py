@@ -23,7 +23,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transac
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, get_change_reason_from_object, get_history_manager_for_model
 
-from .audit import AuditAction, audit_record, current_user, sanctioned_bulk_create
+from .audit import AuditAction, audit_record, current_actor_label, current_user, sanctioned_bulk_create
 
 DEFAULT_BATCH_SIZE = 2000
 
@@ -71,7 +71,11 @@ def bulk_create_clinical(
                 batch = _copy_with_history(model, rows[start : start + batch_size], user)
             else:
                 batch = bulk_create_with_history(
-                    rows[start : start + batch_size], model, batch_size=batch_size, default_user=user
+                    rows[start : start + batch_size],
+                    model,
+                    batch_size=batch_size,
+                    default_user=user,
+                    custom_historical_attrs={"history_actor": current_actor_label()},
                 )
             created.extend(batch)
             _audit_batch(model, batch)
@@ -104,8 +108,9 @@ def _copy_with_history(model: type[models.Model], batch: list[models.Model], use
     history_table = get_history_manager_for_model(model).model._meta.db_table
     quote = database.ops.quote_name
     columns = ", ".join(quote(field.column) for field in fields)
-    history_columns = columns + ", history_date, history_change_reason, history_type, history_user_id"
+    history_columns = columns + ", history_date, history_change_reason, history_type, history_user_id, history_actor"
     user_id = user.pk if user is not None else None
+    actor = current_actor_label()
     with database.wrap_database_errors, database.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -128,7 +133,7 @@ def _copy_with_history(model: type[models.Model], batch: list[models.Model], use
                 copy.write_row(values)
         with cursor.cursor.copy(f"COPY {quote(history_table)} ({history_columns}) FROM STDIN") as copy:
             for row, values in zip(batch, records, strict=True):
-                copy.write_row([*values, history_date, get_change_reason_from_object(row), "+", user_id])
+                copy.write_row([*values, history_date, get_change_reason_from_object(row), "+", user_id, actor])
     return batch
 
 

@@ -14,7 +14,7 @@ from cases.bulk import bulk_create_clinical
 from cases.choices import Imaging
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
-from ..factories import PatientFactory, PresentationFactory, VisitFactory
+from ..factories import PatientFactory, PresentationFactory, UserFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,26 @@ def test_a_service_change_keeps_the_old_and_new_values_and_who_made_it(podiatris
     assert [(c.field, c.old, c.new) for c in latest.diff_against(latest.prev_record).changes] == [
         ("phone", "", "020 7946 0003")
     ]
+
+
+def test_a_change_made_by_a_command_names_the_command_on_its_history_page(client, clinic):
+    patient = PatientFactory(clinic=clinic, phone="")
+    with acting(label="command:seed_demo"):
+        services.patient_update(patient=patient, phone="020 7946 0004")
+    latest = patient.history.latest()
+    assert (latest.history_user, latest.history_actor) == (None, "command:seed_demo")
+
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    page = client.get(f"/admin/cases/patient/{patient.pk}/history/").content.decode()
+    assert "command:seed_demo" in page
+    assert "None" not in page.split('id="change-history"')[1].split("</table>")[0]
+
+
+def test_a_change_made_in_a_request_names_the_user_as_actor_too(podiatrist, clinic):
+    patient = PatientFactory(clinic=clinic, phone="")
+    with acting(user=podiatrist):
+        services.patient_update(patient=patient, phone="020 7946 0005")
+    assert patient.history.latest().history_actor == podiatrist.get_username()
 
 
 @pytest.mark.parametrize("model", [Patient, Presentation, Visit, Treatment, Complication])
