@@ -676,3 +676,6 @@ track_history(Membership, Patient, Presentation, Visit, Treatment, Complication)
 
 # The audit trail's model lives in its own module; re-exported so ``from cases.models import AuditEvent`` works.
 from .audit_event import AuditEvent  # noqa: E402, F401
+
+# The follow-up loop's models live in their own package; imported here so Django registers them in ``cases``.
+from .followups.models import ClinicFollowUpSettings, FollowUp, FollowUpAnswer, FollowUpLink, FollowUpMessage  # noqa: E402, F401

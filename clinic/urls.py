@@ -10,6 +10,7 @@ admin.site.index_title = "Cases"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("follow-up/", include("cases.followups.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]
