@@ -14,8 +14,8 @@ class BirthDateForm(forms.Form):
         label="Your date of birth",
         input_formats=["%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y"],
         widget=forms.DateInput(attrs={"type": "date", "autocomplete": "bday"}),
-        help_text="For example 17/05/1970.",
-        error_messages={"required": "Enter your date of birth.", "invalid": "Enter a date such as 17/05/1970."},
+        help_text="Day, month and year, for example 31/01/1980.",
+        error_messages={"required": "Enter your date of birth.", "invalid": "Enter a date such as 31/01/1980."},
     )
 
 
