@@ -81,7 +81,7 @@ class Inbox:
         self.delay = delay
         self.lock = threading.Lock()
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+    async def handle_DATA(self, server, session, envelope):
         if self.delay:
             import asyncio
 

@@ -14,7 +14,7 @@ VALUES = {"pain_walking": 2, "pain_rest": 0, "relief": "partial", "global_impres
 
 @pytest.fixture
 def week_6(clinic, clinician):
-    presentation, treatment = case_with_procedure(clinic, clinician, weeks_ago=6)
+    presentation, _treatment = case_with_procedure(clinic, clinician, weeks_ago=6)
     return FollowUp.objects.get(presentation=presentation, time_point="week_6")
 
 

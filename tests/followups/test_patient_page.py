@@ -26,7 +26,13 @@ def url(token):
 @pytest.fixture
 def issued(clinic, clinician):
     presentation, _ = case_with_procedure(
-        clinic, clinician, weeks_ago=6, given_name="Philippa", family_name="Quenby", mrn="MRN-PQ-77", birth_date=BIRTH_DATE
+        clinic,
+        clinician,
+        weeks_ago=6,
+        given_name="Philippa",
+        family_name="Quenby",
+        mrn="MRN-PQ-77",
+        birth_date=BIRTH_DATE,
     )
     follow_up = FollowUp.objects.get(presentation=presentation, time_point="week_6")
     link, token = services.follow_up_link_issue(follow_up=follow_up)
@@ -37,7 +43,18 @@ def confirm(client, token, birth_date=BIRTH_DATE):
     return client.post(url(token), {"birth_date": birth_date.isoformat()})
 
 
-PHI_AND_CASE = ["Philippa", "Quenby", "MRN-PQ-77", "1970", "17/05", "alcohol", "injection", "6 weeks", "left", "interspace"]
+PHI_AND_CASE = [
+    "Philippa",
+    "Quenby",
+    "MRN-PQ-77",
+    "1970",
+    "17/05",
+    "alcohol",
+    "injection",
+    "6 weeks",
+    "left",
+    "interspace",
+]
 
 
 def test_before_the_birth_date_the_page_shows_only_the_clinics_name(client, issued, clinic):
@@ -54,7 +71,7 @@ def test_before_the_birth_date_the_page_shows_only_the_clinics_name(client, issu
 
 
 def test_the_right_birth_date_opens_the_questions(client, issued):
-    follow_up, link, token = issued
+    _follow_up, link, token = issued
     response = confirm(client, token)
     assert response.status_code == 302
     page = client.get(url(token)).content.decode()
@@ -181,7 +198,10 @@ def test_a_token_of_one_clinic_never_reveals_another_clinics_patient(client, iss
     assert link.birth_date_attempts == 1
     confirm(client, token)
     client.post(url(token), ANSWERS)
-    assert FollowUpAnswer.objects.get().follow_up.presentation.patient.clinic_id == link.follow_up.presentation.patient.clinic_id
+    assert (
+        FollowUpAnswer.objects.get().follow_up.presentation.patient.clinic_id
+        == link.follow_up.presentation.patient.clinic_id
+    )
     assert not FollowUpAnswer.objects.filter(follow_up__presentation=other_presentation).exists()
 
 

@@ -112,7 +112,7 @@ def test_a_resolved_presentation_keeps_its_6_and_12_month_follow_ups(clinic, cli
 
 
 def test_a_treatment_entered_long_after_the_fact_plans_only_what_can_still_be_asked(clinic, clinician):
-    presentation, treatment = case_with_procedure(clinic, clinician, weeks_ago=60)
+    presentation, _treatment = case_with_procedure(clinic, clinician, weeks_ago=60)
     assert open_plan(presentation) == {}
 
 

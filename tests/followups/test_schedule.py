@@ -17,7 +17,10 @@ class T:
     ended_on: object = None
 
 
-def planned(treatments, first_visit_on=D(2026, 1, 5)):
+FIRST_VISIT = D(2026, 1, 5)
+
+
+def planned(treatments, first_visit_on=FIRST_VISIT):
     return [
         (p.time_point, p.treatment_id, p.due_on)
         for p in plan(first_visit_on=first_visit_on, treatments=treatments, conf=CONF)

@@ -1,4 +1,4 @@
-"""MOxFQ scoring as DOMAIN.md §6 says: 7/5/4 items, raw sum over maximum x 100, a domain with a missing item unscored."""
+"""MOxFQ scoring as DOMAIN.md §6 says: 7/5/4 items, raw sum over maximum x 100, a domain missing an item unscored."""
 
 from decimal import Decimal
 
