@@ -266,6 +266,19 @@ def _lock_follow_up(follow_up: FollowUp) -> FollowUp:
     )
 
 
+def _refuse_outside_window(follow_up: FollowUp, what: str) -> None:
+    today = follow_up.presentation.patient.clinic.today()
+    opens, closes = follow_up.window_opens_on.isoformat(), follow_up.window_closes_on.isoformat()
+    if today < follow_up.window_opens_on:
+        raise ValidationError(
+            {"follow_up": f"This follow-up's window opens on {opens}: it cannot {what} yet."}, code="follow_up_not_open"
+        )
+    if today > follow_up.window_closes_on:
+        raise ValidationError(
+            {"follow_up": f"This follow-up's window closed on {closes}: it cannot {what}."}, code="follow_up_closed"
+        )
+
+
 def _refuse_unless_open(follow_up: FollowUp, what: str) -> None:
     if follow_up_links.has_answer(follow_up):
         raise ValidationError({"follow_up": "This follow-up has already been answered."}, code="follow_up_answered")
@@ -281,9 +294,8 @@ def follow_up_link_issue(*, follow_up: FollowUp, issued_by=None) -> tuple[Follow
     """A new one-time link for an open follow-up: the link and its token (shown once, never stored)."""
     follow_up = _lock_follow_up(follow_up)
     _refuse_unless_open(follow_up, "get a link")
+    _refuse_outside_window(follow_up, "get a link")
     clinic = follow_up.presentation.patient.clinic
-    if clinic.today() > follow_up.window_closes_on:
-        raise ValidationError({"follow_up": "This follow-up's window has closed."}, code="follow_up_closed")
     token = follow_up_links.new_token()
     link = FollowUpLink.objects.create(
         follow_up=follow_up,
@@ -321,9 +333,10 @@ def follow_up_link_confirm(*, link: FollowUpLink, birth_date: datetime.date) -> 
     """Count one birth-date attempt on a link; the limit (``BIRTH_DATE_ATTEMPTS``) locks it for good."""
     link = FollowUpLink.objects.select_for_update().select_related("follow_up__presentation__patient").get(pk=link.pk)
     limit = settings.FOLLOW_UP["BIRTH_DATE_ATTEMPTS"]
-    if link.locked_at is not None:
-        return BirthDateCheck(confirmed=False, attempts_left=0, locked=True)
     now = timezone.now()
+    if follow_up_links.link_state(link, now=now) != follow_up_links.LinkState.OPEN:
+        # A closed link counts nothing and confirms nothing; the page says why it is closed.
+        return BirthDateCheck(confirmed=False, attempts_left=0, locked=link.locked_at is not None)
     if birth_date == link.follow_up.presentation.patient.birth_date:
         link.confirmed_at = link.confirmed_at or now
         link.save(update_fields=["confirmed_at"])
@@ -363,6 +376,7 @@ def follow_up_answer_record(
     """
     follow_up = _lock_follow_up(follow_up)
     _refuse_unless_open(follow_up, "be answered")
+    _refuse_outside_window(follow_up, "be answered")
     clinic = follow_up.presentation.patient.clinic
     unknown = set(moxfq_scores) - set(MOXFQ_SCORE_FIELDS)
     if unknown:
@@ -441,9 +455,7 @@ def follow_up_resend(*, follow_up: FollowUp) -> FollowUp:
     """Staff's one-click resend: the next sending run sends a message now (beyond the reminder cap, once)."""
     follow_up = _lock_follow_up(follow_up)
     _refuse_unless_open(follow_up, "be sent")
-    today = follow_up.presentation.patient.clinic.today()
-    if not follow_up.window_opens_on <= today <= follow_up.window_closes_on:
-        raise ValidationError({"follow_up": "This follow-up's window is not open."}, code="follow_up_closed")
+    _refuse_outside_window(follow_up, "be sent")
     follow_up.next_message_at = timezone.now()
     follow_up.save(update_fields=["next_message_at", "updated_at"])
     audit_record(action=AuditAction.UPDATE, record=follow_up)

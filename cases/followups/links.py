@@ -18,6 +18,9 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
+from .choices import FollowUpStatus
+
+CLOSED_AS_REVOKED = frozenset({FollowUpStatus.CANCELLED, FollowUpStatus.DECLINED})
 TOKEN_BYTES = 32  # 256 bits: not guessable, and its digest needs no salt
 
 
@@ -52,8 +55,15 @@ def link_state(link, *, now: datetime.datetime) -> LinkState:
         return LinkState.REVOKED
     if link.locked_at is not None:
         return LinkState.LOCKED
-    if link.used_at is not None or has_answer(link.follow_up):
+    follow_up = link.follow_up
+    if link.used_at is not None or has_answer(follow_up):
         return LinkState.ANSWERED
+    # Re-planning and declining revoke links, and a window's close expires them; the follow-up's own
+    # status is checked as well, so no path can leave a link open on a closed follow-up.
+    if follow_up.status in CLOSED_AS_REVOKED:
+        return LinkState.REVOKED
+    if follow_up.status == FollowUpStatus.MISSED:
+        return LinkState.EXPIRED
     if now >= link.expires_at:
         return LinkState.EXPIRED
     return LinkState.OPEN

@@ -67,3 +67,34 @@ def overdue_list(*, clinics, today: datetime.date) -> QuerySet[FollowUp]:
 def follow_ups_of(presentation) -> QuerySet[FollowUp]:
     """A presentation's follow-ups (cancelled ones too), oldest due first, with their answers."""
     return presentation.follow_ups.select_related("answer", "treatment").order_by("due_on", "pk")
+
+
+def follow_up_list(
+    *,
+    clinics,
+    statuses: list[str] | None = None,
+    due_from: datetime.date | None = None,
+    due_to: datetime.date | None = None,
+    presentation_id: int | None = None,
+    patient_id: int | None = None,
+    clinician_id: int | None = None,
+) -> QuerySet[FollowUp]:
+    """The clinics' follow-ups with the filters the API offers, each row with its answer and messages counted."""
+    queryset = FollowUp.objects.in_clinics(clinics)
+    if statuses:
+        queryset = queryset.filter(status__in=statuses)
+    if due_from is not None:
+        queryset = queryset.filter(due_on__gte=due_from)
+    if due_to is not None:
+        queryset = queryset.filter(due_on__lte=due_to)
+    if presentation_id is not None:
+        queryset = queryset.filter(presentation_id=presentation_id)
+    if patient_id is not None:
+        queryset = queryset.filter(presentation__patient_id=patient_id)
+    if clinician_id is not None:
+        queryset = queryset.filter(clinician_id=clinician_id)
+    return (
+        queryset.select_related("presentation__patient", "treatment", "answer")
+        .annotate(messages_delivered=Count("messages", filter=Q(messages__sent_at__isnull=False)))
+        .order_by("due_on", "pk")
+    )

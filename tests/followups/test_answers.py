@@ -99,3 +99,25 @@ def test_declining_stops_the_messages_and_is_final(week_6, clinician):
     assert (week_6.status, week_6.next_message_at) == ("declined", None)
     with pytest.raises(ValidationError, match="declined"):
         services.follow_up_answer_record(follow_up=week_6, channel="phone", recorded_by=clinician, **VALUES)
+
+
+def test_a_follow_up_whose_window_has_not_opened_cannot_be_answered_or_linked_yet(clinic, clinician):
+    presentation, _ = case_with_procedure(clinic, clinician, weeks_ago=6)
+    month_6 = FollowUp.objects.get(presentation=presentation, time_point="month_6")
+    with pytest.raises(ValidationError, match="window opens on"):
+        services.follow_up_answer_record(follow_up=month_6, channel="phone", recorded_by=clinician, **VALUES)
+    with pytest.raises(ValidationError, match="window opens on"):
+        services.follow_up_link_issue(follow_up=month_6)
+    assert FollowUpAnswer.objects.count() == 0
+
+
+def test_a_link_on_a_cancelled_follow_up_opens_nothing(week_6, clinician):
+    from django.utils import timezone
+
+    from cases.followups.links import LinkState, link_state
+
+    link, _ = services.follow_up_link_issue(follow_up=week_6)
+    week_6.status = "cancelled"  # as if a path forgot to revoke its links
+    week_6.save()
+    link.refresh_from_db()
+    assert link_state(link, now=timezone.now()) == LinkState.REVOKED

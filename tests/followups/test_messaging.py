@@ -3,6 +3,7 @@
 import base64
 import datetime
 import urllib.parse
+import zoneinfo
 
 import pytest
 
@@ -91,7 +92,11 @@ def test_issuing_and_revoking_a_link_is_audited_and_a_closed_follow_up_gets_none
     week_6 = FollowUp.objects.get(presentation=presentation, time_point="week_6")
     link, token = services.follow_up_link_issue(follow_up=week_6, issued_by=clinician)
     assert links.digest(token) == link.token_digest
-    assert link.expires_at == links.expires_at(week_6.window_closes_on, clinic.time_zone)
+    # The first moment after the window's last day, on the clinic's clock (London: UTC+0 in winter, +1 in summer).
+    closes = week_6.window_closes_on + datetime.timedelta(days=1)
+    assert link.expires_at.astimezone(zoneinfo.ZoneInfo("Europe/London")).replace(tzinfo=None) == datetime.datetime(
+        closes.year, closes.month, closes.day
+    )
     services.follow_up_link_revoke(link=link, reason="Sent to the wrong address")
     assert list(AuditEvent.objects.filter(object_type="cases.followuplink").values_list("action", flat=True)) == [
         "update",

@@ -68,6 +68,10 @@ def test_before_the_birth_date_the_page_shows_only_the_clinics_name(client, issu
     assert '<meta name="robots" content="noindex, nofollow">' in page
     assert response["Cache-Control"] == "no-store"
     assert "<script" not in page and "style=" not in page
+    # Works on a phone under the strict policy: a viewport, one static stylesheet, nothing inline.
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert '<link rel="stylesheet" href="/static/followups/patient.css">' in page
+    assert "default-src 'self'" in response["Content-Security-Policy"]
 
 
 def test_the_right_birth_date_opens_the_questions(client, issued):

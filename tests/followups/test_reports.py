@@ -175,3 +175,21 @@ def test_change_from_baseline_for_one_presentation(clinic):
     )
     assert (changes["pain_rest"].change, changes["pain_rest"].mcid_reached) == (0, False)
     assert (changes["moxfq_pain"].change, changes["moxfq_pain"].mcid_reached) == (Decimal("-10.0"), False)  # MCID 12
+
+
+def test_the_follow_up_list_is_scoped_to_the_clinic_and_filtered(clinic, other_clinic, clinician):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.followups.selectors import follow_up_list
+
+    presentation, _ = case_with_procedure(clinic, clinician, weeks_ago=6)
+    case_with_procedure(other_clinic, clinician, weeks_ago=6)
+    mine = follow_up_list(clinics=[clinic])
+    assert {f.presentation_id for f in mine} == {presentation.pk}
+    assert [f.time_point for f in follow_up_list(clinics=[clinic], due_to=clinic.today())] == ["week_6"]
+    assert follow_up_list(clinics=[clinic], statuses=["completed"]).count() == 0
+    with CaptureQueriesContext(connection) as queries:
+        rows = list(follow_up_list(clinics=[clinic], patient_id=presentation.patient_id))
+        [(f.presentation.patient.mrn, f.treatment and f.treatment.kind, f.messages_delivered) for f in rows]
+    assert len(rows) == 3 and len(queries) == 1
