@@ -133,7 +133,7 @@ import zoneinfo  # noqa: E402
 from collections import defaultdict  # noqa: E402
 
 from django.conf import settings  # noqa: E402
-from django.core.exceptions import ValidationError  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured, ValidationError  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import F  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -350,9 +350,6 @@ def follow_up_link_confirm(*, link: FollowUpLink, birth_date: datetime.date) -> 
     )
 
 
-MOXFQ_SCORE_FIELDS = tuple(follow_up_scoring.SCORE_FIELD.values())
-
-
 @transaction.atomic
 def follow_up_answer_record(
     *,
@@ -365,7 +362,9 @@ def follow_up_answer_record(
     moxfq_items: list[int | None] | None = None,
     recorded_by=None,
     link: FollowUpLink | None = None,
-    **moxfq_scores: Any,
+    moxfq_walking_standing: Any = None,
+    moxfq_pain: Any = None,
+    moxfq_social: Any = None,
 ) -> FollowUpAnswer:
     """Record a follow-up's answer (once: a second one is refused and writes nothing) and complete it.
 
@@ -378,9 +377,11 @@ def follow_up_answer_record(
     _refuse_unless_open(follow_up, "be answered")
     _refuse_outside_window(follow_up, "be answered")
     clinic = follow_up.presentation.patient.clinic
-    unknown = set(moxfq_scores) - set(MOXFQ_SCORE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown answer fields: {sorted(unknown)}")
+    moxfq_scores = {
+        "moxfq_walking_standing": moxfq_walking_standing,
+        "moxfq_pain": moxfq_pain,
+        "moxfq_social": moxfq_social,
+    }
     if channel == AnswerChannel.LINK:
         if link is None or link.follow_up_id != follow_up.pk:
             raise ValidationError({"link": "An answer through a link needs that follow-up's link."}, code="invalid")
@@ -394,9 +395,12 @@ def follow_up_answer_record(
             raise ValidationError(
                 {"moxfq_items": "Give MOxFQ item answers or domain scores, not both."}, code="invalid"
             )
-        form = follow_up_scoring.load_form(
-            follow_up_scoring.items_file_for(clinic, follow_up_selectors.clinic_settings_of(clinic))
-        )
+        try:
+            form = follow_up_scoring.load_form(
+                follow_up_scoring.items_file_for(clinic, follow_up_selectors.clinic_settings_of(clinic))
+            )
+        except ImproperlyConfigured as error:
+            raise ValidationError({"moxfq_items": f"This clinic's MOxFQ item file cannot be used: {error}"}) from error
         if form is None:
             raise ValidationError(
                 {"moxfq_items": "This clinic has not configured its licensed MOxFQ item texts."}, code="invalid"

@@ -10,11 +10,12 @@ client address in the shared cache; past the limit the page answers 429.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -29,6 +30,7 @@ from .scoring import items_file_for, load_form
 from .selectors import clinic_settings_of, link_for_token
 
 SESSION_KEY = "follow_up_links_confirmed"
+logger = logging.getLogger(__name__)
 
 # What each closed state tells the patient, and the HTTP status it answers with.
 CLOSED_PAGES: dict[str, tuple[int, str, str]] = {
@@ -81,7 +83,7 @@ def _closed(request, state: str, clinic_name: str = "", status: int | None = Non
 
 
 @_patient_page_headers
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def follow_up_page(request: HttpRequest, token: str) -> HttpResponse:
     if _over_rate_limit(request):
         response = render(
@@ -103,7 +105,12 @@ def follow_up_page(request: HttpRequest, token: str) -> HttpResponse:
     confirmed = link.pk in request.session.get(SESSION_KEY, [])
     if not confirmed:
         return _confirm_birth_date(request, link, clinic.name)
-    moxfq = load_form(items_file_for(clinic, clinic_settings_of(clinic)))
+    try:
+        moxfq = load_form(items_file_for(clinic, clinic_settings_of(clinic)))
+    except ImproperlyConfigured:
+        # A broken item file must not keep the patient from answering the rest; staff see it in the log.
+        logger.error("The MOxFQ item file of clinic %s cannot be used; MOxFQ is not asked.", clinic.pk)
+        moxfq = None
     form = AnswerForm(request.POST if request.method == "POST" else None, moxfq=moxfq)
     if request.method == "POST" and form.is_valid():
         try:

@@ -221,3 +221,14 @@ def test_the_page_is_rate_limited_per_client_address(client, issued, settings, m
 def test_the_token_is_stored_only_as_its_digest(issued):
     _, link, token = issued
     assert token not in str(FollowUpLink.objects.filter(pk=link.pk).values().get())
+
+
+def test_a_broken_moxfq_file_leaves_moxfq_out_and_the_rest_answerable(client, issued, moxfq_file, caplog):
+    moxfq_file.write_text('{"items": []}')
+    _, _, token = issued
+    confirm(client, token)
+    page = client.get(url(token))
+    assert page.status_code == 200 and "Placeholder item" not in page.content.decode()
+    assert "MOxFQ item file of clinic" in caplog.text
+    assert client.post(url(token), ANSWERS).status_code == 200
+    assert FollowUpAnswer.objects.get().moxfq_pain is None
