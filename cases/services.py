@@ -524,13 +524,16 @@ def _follow_up_send_batch(*, now: datetime.datetime, batch_size: int, result: Fo
     )
     if not rows:
         return 0
-    outgoing, pending, closed = [], [], []
+    outgoing, pending, closed, early = [], [], [], []
     for follow_up in rows:
         patient = follow_up.presentation.patient
         clinic = patient.clinic
         today = clinic.today()
         address = follow_up_messaging.channel_for(email=patient.email, phone=patient.phone, sms=sms)
-        if not (follow_up.window_opens_on <= today <= follow_up.window_closes_on) or address is None:
+        if today < follow_up.window_opens_on:
+            early.append(follow_up)  # not yet: due again when its window opens
+            continue
+        if today > follow_up.window_closes_on or address is None:
             closed.append(follow_up.pk)  # nothing to send in this window (the refresh marks it missed)
             continue
         token = follow_up_links.new_token()
@@ -573,6 +576,12 @@ def _follow_up_send_batch(*, now: datetime.datetime, batch_size: int, result: Fo
         FollowUp.objects.filter(pk__in=failed).update(next_message_at=now + FOLLOW_UP_RETRY_AFTER)
     if closed:
         FollowUp.objects.filter(pk__in=closed).update(next_message_at=None)
+    for follow_up in early:  # only after a hand-made next_message_at: planning never sets one before the window
+        conf = _follow_up_config(getattr(follow_up.presentation.patient.clinic, "follow_up_settings", None))
+        follow_up.next_message_at = _first_message_at(
+            follow_up.window_opens_on, follow_up.presentation.patient.clinic, conf
+        )
+        follow_up.save(update_fields=["next_message_at", "updated_at"])
     # The next reminder: after the cadence, while under the cap and inside the window; rows sharing a
     # value are updated together, so a batch costs the same few queries whatever its size.
     next_at: dict[datetime.datetime | None, list[int]] = defaultdict(list)
@@ -590,5 +599,5 @@ def _follow_up_send_batch(*, now: datetime.datetime, batch_size: int, result: Fo
         ).update(status=FollowUpStatus.SENT, status_changed_at=sent_at)
     result.sent += len(delivered)
     result.failed += len(failed)
-    result.skipped += len(closed)
+    result.skipped += len(closed) + len(early)
     return len(rows)

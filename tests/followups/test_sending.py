@@ -202,3 +202,25 @@ def test_two_runs_at_once_send_each_message_exactly_once(on_postgres, clinic, cl
         assert all(" 0 sent" not in output for output in outputs), outputs
     finally:
         server.stop()
+
+
+@pytest.mark.django_db
+def test_a_follow_up_made_due_before_its_window_opens_waits_for_the_window(clinic, clinician, smtp):
+    (week_6,) = due_cases(clinic, clinician, 1)
+    month_6 = FollowUp.objects.get(presentation=week_6.presentation, time_point="month_6")
+    FollowUp.objects.filter(pk=month_6.pk).update(next_message_at=timezone.now() - DAY)
+    result = services.follow_up_send_due()
+    assert (result.sent, result.skipped) == (1, 1)
+    month_6.refresh_from_db()
+    assert month_6.next_message_at.date() == month_6.window_opens_on
+
+
+@pytest.mark.django_db
+def test_a_clinics_own_cadence_and_cap_are_used(clinic, clinician, smtp):
+    from cases.followups.models import ClinicFollowUpSettings
+
+    ClinicFollowUpSettings.objects.create(clinic=clinic, reminder_every_days=3, reminder_cap=1)
+    due_cases(clinic, clinician, 1)
+    start = timezone.now()
+    sent = [services.follow_up_send_due(now=start + days * DAY).sent for days in (0, 3, 6, 9)]
+    assert sent == [1, 1, 0, 0]
