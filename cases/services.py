@@ -89,14 +89,18 @@ def patient_archive(*, patient: Patient) -> Patient:
 @transaction.atomic
 def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
     Patient.objects.select_for_update().get(pk=patient.pk)
-    return _validated_save(Presentation(patient=patient), **fields)
+    presentation = _validated_save(Presentation(patient=patient), **fields)
+    follow_up_plan(presentation=presentation)
+    return presentation
 
 
 @transaction.atomic
 def presentation_update(*, presentation: Presentation, **fields: Any) -> Presentation:
     _keep_parent(fields, "patient")
     _lock_presentation(presentation)
-    return _validated_save(presentation, **fields)
+    presentation = _validated_save(presentation, **fields)
+    follow_up_plan(presentation=presentation)
+    return presentation
 
 
 @transaction.atomic
@@ -126,6 +130,7 @@ def treatment_start(*, presentation: Presentation, kind: str, clinician, **field
     _check_clinician(presentation, clinician)
     treatment = _validated_save(Treatment(presentation=presentation, kind=kind, clinician=clinician), **fields)
     _refresh_outcomes(presentation.pk)
+    follow_up_plan(presentation=presentation)
     return treatment
 
 
@@ -138,6 +143,7 @@ def treatment_update(*, treatment: Treatment, **fields: Any) -> Treatment:
         _check_clinician(presentation, fields["clinician"], current=treatment.clinician_id)
     treatment = _validated_save(treatment, **fields)
     _refresh_outcomes(presentation.pk)
+    follow_up_plan(presentation=presentation)
     return treatment
 
 
@@ -168,3 +174,483 @@ def clinical_record_delete(*, record: Patient | Presentation | Visit | Treatment
     record.delete()
     if presentation_id is not None:
         _refresh_outcomes(presentation_id)
+
+
+# --- Follow-ups (cases/followups, docs/follow-ups.md) ------------------------------------------------
+# Planning, links, answers and sending. The plan itself is pure (cases.followups.schedule); these
+# functions reconcile it with the stored rows and are the only writers of follow-up records.
+
+import dataclasses  # noqa: E402
+import datetime  # noqa: E402
+import zoneinfo  # noqa: E402
+from collections import defaultdict  # noqa: E402
+
+from django.conf import settings  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.models import F  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from .audit import AuditVia  # noqa: E402
+from .followups import links as follow_up_links  # noqa: E402
+from .followups import messaging as follow_up_messaging  # noqa: E402
+from .followups import schedule as follow_up_schedule  # noqa: E402
+from .followups import scoring as follow_up_scoring  # noqa: E402
+from .followups import selectors as follow_up_selectors  # noqa: E402
+from .followups import transitions as follow_up_transitions  # noqa: E402
+from .followups.choices import AnswerChannel, FollowUpStatus, MessageKind  # noqa: E402
+from .followups.models import FollowUp, FollowUpAnswer, FollowUpLink, FollowUpMessage  # noqa: E402
+
+PATIENT_VIA_LINK = "patient via link"  # the audit trail's actor label for an answer given through a link
+FOLLOW_UP_RETRY_AFTER = datetime.timedelta(seconds=1)  # a failed send is due again from the next run
+
+
+def _follow_up_config(clinic_settings) -> dict[str, Any]:
+    overrides = clinic_settings.overrides() if clinic_settings is not None else {}
+    return {**settings.FOLLOW_UP, **{key: value for key, value in overrides.items() if value is not None}}
+
+
+def _first_message_at(window_opens_on: datetime.date, clinic: Clinic, conf: dict[str, Any]) -> datetime.datetime:
+    return datetime.datetime.combine(
+        window_opens_on, datetime.time(conf["SEND_FROM_HOUR"]), tzinfo=zoneinfo.ZoneInfo(clinic.time_zone)
+    )
+
+
+def _follow_up_revoke_links(follow_up: FollowUp, reason: str, now: datetime.datetime) -> None:
+    for link in follow_up.links.filter(revoked_at__isnull=True, used_at__isnull=True):
+        link.revoked_at, link.revoked_reason = now, reason
+        link.save(update_fields=["revoked_at", "revoked_reason"])
+
+
+@transaction.atomic
+def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = None) -> list[FollowUp]:
+    """Bring the presentation's follow-ups in line with its treatments; returns the ones not cancelled.
+
+    Missing time points are created, obsolete unanswered ones cancelled, unanswered ones whose anchor
+    moved re-dated (back to ``scheduled`` in the new window, earlier links revoked). Completed and
+    declined follow-ups are never touched. A time point whose window had already closed when it was
+    first planned (a treatment entered long after the fact) is not created: it could never have been
+    asked, and would only count as missed. Closing the presentation (``CANCEL_WHEN_PRESENTATION``)
+    cancels every open one.
+    """
+    presentation = _lock_presentation(presentation)
+    clinic = presentation.patient.clinic
+    today = today or clinic.today()
+    now = timezone.now()
+    conf = _follow_up_config(follow_up_selectors.clinic_settings_of(clinic))
+    treatments = list(presentation.treatments.order_by("started_on", "pk"))
+    first_visit = presentation.visits.order_by("seen_on", "pk").first()
+    wanted: dict[tuple, follow_up_schedule.PlannedFollowUp] = {}
+    if presentation.status not in conf["CANCEL_WHEN_PRESENTATION"]:
+        planned = follow_up_schedule.plan(
+            first_visit_on=first_visit.seen_on if first_visit else presentation.first_seen_on,
+            treatments=treatments,
+            conf=follow_up_schedule.ScheduleSettings.from_settings(conf),
+        )
+        wanted = {p.key: p for p in planned}
+    clinician_of = {treatment.pk: treatment.clinician_id for treatment in treatments}
+    baseline_clinician = (
+        first_visit.clinician_id if first_visit else (treatments[0].clinician_id if treatments else None)
+    )
+    existing = {
+        (f.time_point, f.treatment_id): f for f in presentation.follow_ups.exclude(status=FollowUpStatus.CANCELLED)
+    }
+
+    for key, follow_up in existing.items():
+        if follow_up.status in follow_up_transitions.ANSWERED_STATUSES:
+            continue
+        planned = wanted.get(key)
+        if planned is None:
+            follow_up_transitions.move(follow_up, FollowUpStatus.CANCELLED, at=now)
+            follow_up.next_message_at = None
+            _follow_up_revoke_links(follow_up, "The follow-up was cancelled.", now)
+            follow_up.save()
+            continue
+        dates = (planned.due_on, planned.window_opens_on, planned.window_closes_on)
+        if dates != (follow_up.due_on, follow_up.window_opens_on, follow_up.window_closes_on):
+            follow_up.due_on, follow_up.window_opens_on, follow_up.window_closes_on = dates
+            # Asked afresh in the new window: back to scheduled, then wherever the dates put it.
+            follow_up_transitions.move(follow_up, FollowUpStatus.SCHEDULED, at=now)
+            follow_up_transitions.move(
+                follow_up,
+                follow_up_transitions.status_by_date(
+                    due_on=planned.due_on, window_closes_on=planned.window_closes_on, today=today
+                ),
+                at=now,
+            )
+            follow_up.messages_sent = 0
+            follow_up.next_message_at = (
+                None
+                if follow_up.status == FollowUpStatus.MISSED
+                else _first_message_at(planned.window_opens_on, clinic, conf)
+            )
+            _follow_up_revoke_links(follow_up, "The follow-up was re-dated.", now)
+            follow_up.save()
+        clinician_id = baseline_clinician if key[1] is None else clinician_of.get(key[1])
+        if clinician_id != follow_up.clinician_id:
+            follow_up.clinician_id = clinician_id
+            follow_up.save(update_fields=["clinician", "updated_at"])
+
+    for key, planned in wanted.items():
+        if key in existing or planned.window_closes_on < today:
+            continue
+        FollowUp.objects.create(
+            presentation=presentation,
+            treatment_id=planned.treatment_id,
+            clinician_id=baseline_clinician if planned.treatment_id is None else clinician_of[planned.treatment_id],
+            time_point=planned.time_point,
+            due_on=planned.due_on,
+            window_opens_on=planned.window_opens_on,
+            window_closes_on=planned.window_closes_on,
+            status=follow_up_transitions.status_by_date(
+                due_on=planned.due_on, window_closes_on=planned.window_closes_on, today=today
+            ),
+            status_changed_at=now,
+            next_message_at=_first_message_at(planned.window_opens_on, clinic, conf),
+        )
+    return list(presentation.follow_ups.exclude(status=FollowUpStatus.CANCELLED).order_by("due_on", "pk"))
+
+
+def _lock_follow_up(follow_up: FollowUp) -> FollowUp:
+    return (
+        FollowUp.objects.select_for_update(of=("self",))
+        .select_related("presentation__patient__clinic")
+        .get(pk=follow_up.pk)
+    )
+
+
+def _refuse_outside_window(follow_up: FollowUp, what: str) -> None:
+    today = follow_up.presentation.patient.clinic.today()
+    opens, closes = follow_up.window_opens_on.isoformat(), follow_up.window_closes_on.isoformat()
+    if today < follow_up.window_opens_on:
+        raise ValidationError(
+            {"follow_up": f"This follow-up's window opens on {opens}: it cannot {what} yet."}, code="follow_up_not_open"
+        )
+    if today > follow_up.window_closes_on:
+        raise ValidationError(
+            {"follow_up": f"This follow-up's window closed on {closes}: it cannot {what}."}, code="follow_up_closed"
+        )
+
+
+def _refuse_unless_open(follow_up: FollowUp, what: str) -> None:
+    if follow_up_links.has_answer(follow_up):
+        raise ValidationError({"follow_up": "This follow-up has already been answered."}, code="follow_up_answered")
+    if follow_up.status not in follow_up_transitions.OPEN_STATUSES:
+        raise ValidationError(
+            {"follow_up": f"This follow-up is {follow_up.get_status_display().lower()}: it cannot {what}."},
+            code="follow_up_closed",
+        )
+
+
+@transaction.atomic
+def follow_up_link_issue(*, follow_up: FollowUp, issued_by=None) -> tuple[FollowUpLink, str]:
+    """A new one-time link for an open follow-up: the link and its token (shown once, never stored)."""
+    follow_up = _lock_follow_up(follow_up)
+    _refuse_unless_open(follow_up, "get a link")
+    _refuse_outside_window(follow_up, "get a link")
+    clinic = follow_up.presentation.patient.clinic
+    token = follow_up_links.new_token()
+    link = FollowUpLink.objects.create(
+        follow_up=follow_up,
+        token_digest=follow_up_links.digest(token),
+        expires_at=follow_up_links.expires_at(follow_up.window_closes_on, clinic.time_zone),
+        issued_by=issued_by,
+    )
+    audit_record(action=AuditAction.CREATE, record=link)
+    return link, token
+
+
+@transaction.atomic
+def follow_up_link_revoke(*, link: FollowUpLink, reason: str) -> FollowUpLink:
+    """Revoke a link (it then opens nothing and says so); the reason is kept for staff."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why the link is revoked."}, code="required")
+    link = FollowUpLink.objects.select_for_update().get(pk=link.pk)
+    if link.revoked_at is None:
+        link.revoked_at, link.revoked_reason = timezone.now(), reason[:200]
+        link.save(update_fields=["revoked_at", "revoked_reason"])
+        audit_record(action=AuditAction.UPDATE, record=link)
+    return link
+
+
+@dataclasses.dataclass(frozen=True)
+class BirthDateCheck:
+    confirmed: bool
+    attempts_left: int
+    locked: bool
+
+
+@transaction.atomic
+def follow_up_link_confirm(*, link: FollowUpLink, birth_date: datetime.date) -> BirthDateCheck:
+    """Count one birth-date attempt on a link; the limit (``BIRTH_DATE_ATTEMPTS``) locks it for good."""
+    link = FollowUpLink.objects.select_for_update().select_related("follow_up__presentation__patient").get(pk=link.pk)
+    limit = settings.FOLLOW_UP["BIRTH_DATE_ATTEMPTS"]
+    now = timezone.now()
+    if follow_up_links.link_state(link, now=now) != follow_up_links.LinkState.OPEN:
+        # A closed link counts nothing and confirms nothing; the page says why it is closed.
+        return BirthDateCheck(confirmed=False, attempts_left=0, locked=link.locked_at is not None)
+    if birth_date == link.follow_up.presentation.patient.birth_date:
+        link.confirmed_at = link.confirmed_at or now
+        link.save(update_fields=["confirmed_at"])
+        return BirthDateCheck(confirmed=True, attempts_left=limit - link.birth_date_attempts, locked=False)
+    link.birth_date_attempts += 1
+    if link.birth_date_attempts >= limit:
+        link.locked_at = now
+    link.save(update_fields=["birth_date_attempts", "locked_at"])
+    return BirthDateCheck(
+        confirmed=False, attempts_left=max(limit - link.birth_date_attempts, 0), locked=link.locked_at is not None
+    )
+
+
+@transaction.atomic
+def follow_up_answer_record(
+    *,
+    follow_up: FollowUp,
+    channel: str,
+    pain_walking: int,
+    pain_rest: int,
+    relief: str,
+    global_impression: int,
+    moxfq_items: list[int | None] | None = None,
+    recorded_by=None,
+    link: FollowUpLink | None = None,
+    moxfq_walking_standing: Any = None,
+    moxfq_pain: Any = None,
+    moxfq_social: Any = None,
+) -> FollowUpAnswer:
+    """Record a follow-up's answer (once: a second one is refused and writes nothing) and complete it.
+
+    ``channel`` is ``link`` (the patient, through ``link``) or ``in_clinic_tablet`` / ``phone`` (staff,
+    ``recorded_by``). MOxFQ comes either as item answers, scored here against the clinic's licensed
+    form, or as the three domain scores a clinician entered (``moxfq_walking_standing``, ``moxfq_pain``,
+    ``moxfq_social``); never both.
+    """
+    follow_up = _lock_follow_up(follow_up)
+    _refuse_unless_open(follow_up, "be answered")
+    _refuse_outside_window(follow_up, "be answered")
+    clinic = follow_up.presentation.patient.clinic
+    moxfq_scores = {
+        "moxfq_walking_standing": moxfq_walking_standing,
+        "moxfq_pain": moxfq_pain,
+        "moxfq_social": moxfq_social,
+    }
+    if channel == AnswerChannel.LINK:
+        if link is None or link.follow_up_id != follow_up.pk:
+            raise ValidationError({"link": "An answer through a link needs that follow-up's link."}, code="invalid")
+        if follow_up_links.link_state(link, now=timezone.now()) != follow_up_links.LinkState.OPEN:
+            raise ValidationError({"link": "This link no longer opens the questions."}, code="link_closed")
+        recorded_by = None
+    elif recorded_by is None:
+        raise ValidationError({"recorded_by": "Say who recorded the answer."}, code="required")
+    if moxfq_items is not None:
+        if any(value is not None for value in moxfq_scores.values()):
+            raise ValidationError(
+                {"moxfq_items": "Give MOxFQ item answers or domain scores, not both."}, code="invalid"
+            )
+        try:
+            form = follow_up_scoring.load_form(
+                follow_up_scoring.items_file_for(clinic, follow_up_selectors.clinic_settings_of(clinic))
+            )
+        except ImproperlyConfigured as error:
+            raise ValidationError({"moxfq_items": f"This clinic's MOxFQ item file cannot be used: {error}"}) from error
+        if form is None:
+            raise ValidationError(
+                {"moxfq_items": "This clinic has not configured its licensed MOxFQ item texts."}, code="invalid"
+            )
+        if len(moxfq_items) != len(form.items) or any(
+            value is not None and (not isinstance(value, int) or not 0 <= value <= 4) for value in moxfq_items
+        ):
+            raise ValidationError(
+                {"moxfq_items": f"Give {len(form.items)} item answers, each 0–4 or empty."}, code="invalid"
+            )
+        moxfq_scores = follow_up_scoring.domain_scores(form.domains, moxfq_items)
+    now = timezone.now()
+    answer = FollowUpAnswer(
+        follow_up=follow_up,
+        channel=channel,
+        answered_at=now,
+        answered_on=clinic.today(),
+        recorded_by=recorded_by,
+        link=link if channel == AnswerChannel.LINK else None,
+        pain_walking=pain_walking,
+        pain_rest=pain_rest,
+        relief=relief,
+        global_impression=global_impression,
+        moxfq_items=moxfq_items,
+        **moxfq_scores,
+    )
+    answer.full_clean(exclude=["follow_up"])
+    answer.save()
+    follow_up_transitions.move(follow_up, FollowUpStatus.COMPLETED, at=now)
+    follow_up.next_message_at = None
+    follow_up.save(update_fields=["status", "status_changed_at", "next_message_at", "updated_at"])
+    if link is not None and channel == AnswerChannel.LINK:
+        link.used_at = now
+        link.save(update_fields=["used_at"])
+        audit_record(action=AuditAction.CREATE, record=answer, user=None, label=PATIENT_VIA_LINK, via=AuditVia.PAGE)
+    else:
+        audit_record(action=AuditAction.CREATE, record=answer, user=recorded_by)
+    return answer
+
+
+@transaction.atomic
+def follow_up_decline(*, follow_up: FollowUp, recorded_by) -> FollowUp:
+    """Record that the patient declined to answer this follow-up (no further messages)."""
+    follow_up = _lock_follow_up(follow_up)
+    _refuse_unless_open(follow_up, "be declined")
+    follow_up_transitions.move(follow_up, FollowUpStatus.DECLINED)
+    follow_up.next_message_at = None
+    _follow_up_revoke_links(follow_up, "The patient declined.", timezone.now())
+    follow_up.save()
+    audit_record(action=AuditAction.UPDATE, record=follow_up, user=recorded_by)
+    return follow_up
+
+
+@transaction.atomic
+def follow_up_resend(*, follow_up: FollowUp) -> FollowUp:
+    """Staff's one-click resend: the next sending run sends a message now (beyond the reminder cap, once)."""
+    follow_up = _lock_follow_up(follow_up)
+    _refuse_unless_open(follow_up, "be sent")
+    _refuse_outside_window(follow_up, "be sent")
+    follow_up.next_message_at = timezone.now()
+    follow_up.save(update_fields=["next_message_at", "updated_at"])
+    audit_record(action=AuditAction.UPDATE, record=follow_up)
+    return follow_up
+
+
+def follow_up_statuses_refresh(*, now: datetime.datetime | None = None) -> dict[str, int]:
+    """Move open follow-ups to ``overdue`` / ``missed`` by each clinic's today (one UPDATE per zone and status)."""
+    now = now or timezone.now()
+    moved = {FollowUpStatus.MISSED: 0, FollowUpStatus.OVERDUE: 0}
+    for time_zone in Clinic.objects.order_by().values_list("time_zone", flat=True).distinct():
+        today = timezone.localdate(now, zoneinfo.ZoneInfo(time_zone))
+        in_zone = FollowUp.objects.filter(presentation__patient__clinic__time_zone=time_zone)
+        moved[FollowUpStatus.MISSED] += in_zone.filter(
+            status__in=follow_up_transitions.sources_of(FollowUpStatus.MISSED), window_closes_on__lt=today
+        ).update(status=FollowUpStatus.MISSED, status_changed_at=now, next_message_at=None)
+        moved[FollowUpStatus.OVERDUE] += in_zone.filter(
+            status__in=follow_up_transitions.sources_of(FollowUpStatus.OVERDUE), due_on__lt=today
+        ).update(status=FollowUpStatus.OVERDUE, status_changed_at=now)
+    return moved
+
+
+@dataclasses.dataclass
+class FollowUpSendResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    batches: int = 0
+
+
+def follow_up_send_due(*, now: datetime.datetime | None = None, batch_size: int | None = None) -> FollowUpSendResult:
+    """Send every follow-up message due at ``now``, batch by batch; safe to run twice at once.
+
+    Each batch claims its rows inside one transaction (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL,
+    so a second run takes other rows; on SQLite a first write takes the database's write lock, so a
+    second run waits and then sees these rows as sent). Every attempt is recorded as a
+    ``FollowUpMessage``; a failed one is due again from the next run, never lost. A message that was
+    delivered but whose transaction then failed to commit would be sent again: at least once, never
+    silently dropped.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.FOLLOW_UP["BATCH_SIZE"]
+    result = FollowUpSendResult()
+    follow_up_statuses_refresh(now=now)
+    while True:
+        claimed = _follow_up_send_batch(now=now, batch_size=batch_size, result=result)
+        if not claimed:
+            return result
+        result.batches += 1
+
+
+@transaction.atomic
+def _follow_up_send_batch(*, now: datetime.datetime, batch_size: int, result: FollowUpSendResult) -> int:
+    if connection.vendor == "sqlite":
+        # Take SQLite's write lock before reading (an UPDATE that matches nothing still takes it).
+        FollowUp.objects.filter(pk=-1).update(next_message_at=None)
+    sms = follow_up_messaging.sms_sender()
+    rows = list(
+        follow_up_selectors.due_for_sending(now=now, with_sms=sms is not None)
+        .select_related("presentation__patient__clinic__follow_up_settings")
+        .select_for_update(skip_locked=True, of=("self",))[:batch_size]
+    )
+    if not rows:
+        return 0
+    outgoing, pending, closed, early = [], [], [], []
+    for follow_up in rows:
+        patient = follow_up.presentation.patient
+        clinic = patient.clinic
+        today = clinic.today()
+        address = follow_up_messaging.channel_for(email=patient.email, phone=patient.phone, sms=sms)
+        if today < follow_up.window_opens_on:
+            early.append(follow_up)  # not yet: due again when its window opens
+            continue
+        if today > follow_up.window_closes_on or address is None:
+            closed.append(follow_up.pk)  # nothing to send in this window (the refresh marks it missed)
+            continue
+        token = follow_up_links.new_token()
+        link = FollowUpLink(
+            follow_up=follow_up,
+            token_digest=follow_up_links.digest(token),
+            expires_at=follow_up_links.expires_at(follow_up.window_closes_on, clinic.time_zone),
+        )
+        kind = MessageKind.FIRST if follow_up.messages_sent == 0 else MessageKind.REMINDER
+        subject, body = follow_up_messaging.compose(
+            clinic_name=clinic.name,
+            url=follow_up_links.url_for(token),
+            valid_until=follow_up.window_closes_on,
+            reminder=kind == MessageKind.REMINDER,
+        )
+        outgoing.append(follow_up_messaging.Outgoing(channel=address[0], to=address[1], subject=subject, body=body))
+        pending.append((follow_up, link, kind))
+    errors = follow_up_messaging.deliver(outgoing)
+    sent_at = timezone.now()
+    delivered = [
+        (follow_up, link, kind) for (follow_up, link, kind), error in zip(pending, errors, strict=True) if not error
+    ]
+    FollowUpLink.objects.bulk_create([link for _, link, _ in delivered])
+    FollowUpMessage.objects.bulk_create(
+        [
+            FollowUpMessage(
+                follow_up=follow_up,
+                link=link if not error else None,
+                channel=message.channel,
+                kind=kind,
+                attempted_at=sent_at,
+                sent_at=None if error else sent_at,
+                error=error,
+            )
+            for (follow_up, link, kind), message, error in zip(pending, outgoing, errors, strict=True)
+        ]
+    )
+    failed = [follow_up.pk for (follow_up, _, _), error in zip(pending, errors, strict=True) if error]
+    if failed:
+        FollowUp.objects.filter(pk__in=failed).update(next_message_at=now + FOLLOW_UP_RETRY_AFTER)
+    if closed:
+        FollowUp.objects.filter(pk__in=closed).update(next_message_at=None)
+    for follow_up in early:  # only after a hand-made next_message_at: planning never sets one before the window
+        conf = _follow_up_config(getattr(follow_up.presentation.patient.clinic, "follow_up_settings", None))
+        follow_up.next_message_at = _first_message_at(
+            follow_up.window_opens_on, follow_up.presentation.patient.clinic, conf
+        )
+        follow_up.save(update_fields=["next_message_at", "updated_at"])
+    # The next reminder: after the cadence, while under the cap and inside the window; rows sharing a
+    # value are updated together, so a batch costs the same few queries whatever its size.
+    next_at: dict[datetime.datetime | None, list[int]] = defaultdict(list)
+    for follow_up, link, _ in delivered:
+        conf = _follow_up_config(getattr(follow_up.presentation.patient.clinic, "follow_up_settings", None))
+        candidate = now + datetime.timedelta(days=conf["REMINDER_EVERY_DAYS"])
+        last_allowed = follow_up.messages_sent >= conf["REMINDER_CAP"]  # this send was the last reminder
+        next_at[None if last_allowed or candidate >= link.expires_at else candidate].append(follow_up.pk)
+    for value, ids in next_at.items():
+        FollowUp.objects.filter(pk__in=ids).update(messages_sent=F("messages_sent") + 1, next_message_at=value)
+    sent_ids = [follow_up.pk for follow_up, _, _ in delivered]
+    if sent_ids:
+        FollowUp.objects.filter(
+            pk__in=sent_ids, status__in=follow_up_transitions.sources_of(FollowUpStatus.SENT)
+        ).update(status=FollowUpStatus.SENT, status_changed_at=sent_at)
+    result.sent += len(delivered)
+    result.failed += len(failed)
+    result.skipped += len(closed) + len(early)
+    return len(rows)

@@ -307,3 +307,79 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
+
+# Outcome follow-ups (cases/followups, docs/follow-ups.md). Time points and windows: DOMAIN.md §6a defaults;
+# a clinic can override the windows and reminders in its ClinicFollowUpSettings.
+FOLLOW_UP = {
+    # Where the patient's link points (no trailing slash); the link carries a token only, never PHI.
+    "BASE_URL": env.str("FOLLOW_UP_BASE_URL", default="http://localhost:8000").rstrip("/"),
+    "BASELINE": env.bool("FOLLOW_UP_BASELINE", default=True),
+    "WINDOW_OPENS_DAYS_BEFORE": env.int("FOLLOW_UP_WINDOW_OPENS_DAYS_BEFORE", default=7),
+    "WINDOW_CLOSES_DAYS_AFTER": env.int("FOLLOW_UP_WINDOW_CLOSES_DAYS_AFTER", default=28),
+    "REMINDER_EVERY_DAYS": env.int("FOLLOW_UP_REMINDER_EVERY_DAYS", default=7),
+    "REMINDER_CAP": env.int("FOLLOW_UP_REMINDER_CAP", default=2),
+    # Messages go out from this hour of the clinic's day, not at midnight.
+    "SEND_FROM_HOUR": env.int("FOLLOW_UP_SEND_FROM_HOUR", default=9),
+    "BATCH_SIZE": env.int("FOLLOW_UP_BATCH_SIZE", default=100),
+    "BIRTH_DATE_ATTEMPTS": env.int("FOLLOW_UP_BIRTH_DATE_ATTEMPTS", default=5),
+    "PAGE_REQUESTS_PER_MINUTE": env.int("FOLLOW_UP_PAGE_REQUESTS_PER_MINUTE", default=30),
+    # Open follow-ups are cancelled when the presentation reaches one of these statuses. "resolved" is not
+    # among them: the 6- and 12-month answers after a successful treatment are the outcome itself.
+    "CANCEL_WHEN_PRESENTATION": env.list("FOLLOW_UP_CANCEL_WHEN_PRESENTATION", default=["closed", "referred"]),
+    # Licensed MOxFQ item texts per clinic slug, e.g. FOLLOW_UP_MOXFQ_ITEMS=northside=/etc/clinic/moxfq.json.
+    # Never in the repository (DOMAIN.md §6); a clinic's ClinicFollowUpSettings.moxfq_items_file wins.
+    "MOXFQ_ITEMS_FILES": env.dict("FOLLOW_UP_MOXFQ_ITEMS", default={}),
+    # Dotted path to a class implementing cases.followups.messaging.SmsSender; empty: no SMS provider is bound.
+    "SMS_SENDER": env.str("FOLLOW_UP_SMS_SENDER", default=""),
+}
+
+# What counts as a real change (MCID) and an acceptable state, DOMAIN.md §6b. Improvement is a fall
+# (lower is better on every measure here). None is neuroma-specific; a clinic may override each one
+# (ClinicFollowUpSettings.thresholds). The MOxFQ index has no published MCID and is left out on purpose.
+FOLLOW_UP_MCID = {
+    "pain_walking": {
+        "points": 2,
+        "percent": 30,
+        "source": "Farrar 2001 (Pain 94:149), chronic pain trials: 2 points or 30 %",
+    },
+    "pain_rest": {
+        "points": 2,
+        "percent": 30,
+        "source": "Farrar 2001 (Pain 94:149), chronic pain trials: 2 points or 30 %",
+    },
+    "moxfq_walking_standing": {
+        "points": 16,
+        "source": "Dawson 2007 (Osteoarthritis Cartilage 15:918), hallux valgus surgery, 12 months",
+    },
+    "moxfq_pain": {
+        "points": 12,
+        "source": "Dawson 2007 (Osteoarthritis Cartilage 15:918), hallux valgus surgery, 12 months",
+    },
+    "moxfq_social": {
+        "points": 24,
+        "source": "Dawson 2007 (Osteoarthritis Cartilage 15:918), hallux valgus surgery, 12 months",
+    },
+}
+FOLLOW_UP_ACCEPTABLE_STATE = {
+    "pain_walking": {
+        "at_most": 2,
+        "source": "Hallux valgus surgery at 1 year (Foot Ankle Int 2025;46:83)",
+    },
+}
+
+# Email: SMTP from the environment (EMAIL_URL=smtp+tls://user:password@host:587, or the EMAIL_* variables);
+# the console backend in development, so nothing leaves a developer's machine.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif DEBUG and not env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="follow-up@localhost")

@@ -40,6 +40,7 @@ urlpatterns = [
     path("admin/", admin.site.admin_view(admin_index)),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("follow-up/", include("cases.followups.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
 ]

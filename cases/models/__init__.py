@@ -12,6 +12,13 @@ share); this package is their one import path, ``cases.models``.
 
 from ..audit.history import track_history
 from ..audit.models import AuditEvent
+from ..followups.models import (  # the follow-up loop's models live with it; imported so Django registers them
+    ClinicFollowUpSettings,
+    FollowUp,
+    FollowUpAnswer,
+    FollowUpLink,
+    FollowUpMessage,
+)
 from .base import IMAGE_GUIDED_KINDS, INJECTABLE_KINDS, MOXFQ_SCORE, PAIN_NRS, ClinicScopedQuerySet, Timestamped
 from .care import Complication, Treatment, TreatmentOutcome, Visit
 from .clinic import Clinic, Membership, _default_time_zone, _time_zone_choices
@@ -27,8 +34,13 @@ __all__ = [
     "PAIN_NRS",
     "AuditEvent",
     "Clinic",
+    "ClinicFollowUpSettings",
     "ClinicScopedQuerySet",
     "Complication",
+    "FollowUp",
+    "FollowUpAnswer",
+    "FollowUpLink",
+    "FollowUpMessage",
     "Membership",
     "Patient",
     "Presentation",

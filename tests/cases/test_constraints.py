@@ -20,6 +20,7 @@ from tests.factories import (
     UserFactory,
     VisitFactory,
 )
+from tests.followups.constraint_cases import FOLLOW_UP_VIOLATIONS
 
 D = datetime.date
 pytestmark = pytest.mark.django_db
@@ -148,6 +149,10 @@ VIOLATIONS: dict[str, list[Violation]] = {
         lambda: (ComplicationFactory(occurred_on=D(2026, 2, 1)), {"resolved": False, "resolved_on": D(2026, 2, 3)}),
     ],
 }
+
+
+# The follow-up loop keeps its cases beside its own tests.
+VIOLATIONS.update(FOLLOW_UP_VIOLATIONS)
 
 
 def test_every_constraint_has_a_raw_sql_case():
