@@ -9,8 +9,7 @@ from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from cases.audit import audit_record
-from cases.audit_event import AuditAction, AuditVia
+from cases.audit import AuditAction, AuditVia, audit_record
 
 from .models import ApiToken, token_digest
 from .throttling import FailedAuthenticationThrottle
