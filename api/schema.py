@@ -38,7 +38,10 @@ ALWAYS = (401, 403, 429, 500, 503)
 class ProblemAwareAutoSchema(AutoSchema):
     def _map_serializer(self, serializer, direction, bypass_extensions=False):
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
-        if direction == "request" and isinstance(force_instance(serializer), WriteSerializer):
+        serializer = force_instance(serializer)
+        if not type(serializer).__dict__.get("__doc__"):
+            schema.pop("description", None)  # a base class's notes for developers, not a resource's description
+        if direction == "request" and isinstance(serializer, WriteSerializer):
             # The serializers refuse a property that names no field (api/serializers.py, WriteSerializer).
             schema["additionalProperties"] = False
             schema["description"] = " ".join(filter(None, [schema.get("description"), ECHOED_READ_ONLY]))

@@ -294,7 +294,9 @@ class PatientSummarySerializer(CompiledOutput, serializers.ModelSerializer):
 
 
 class RecommendationSerializer(CompiledOutput, serializers.Serializer):
-    """The ladder's next step (``ladder.Recommendation``), as the list, the detail and next-step answer it."""
+    """The treatment ladder's recommended next step, with the reason."""
+
+    # Reads a ``ladder.Recommendation``; the list, the detail and next-step all answer it through this.
 
     action = serializers.ChoiceField(choices=[a.value for a in ladder.Action])
     summary = serializers.CharField()
@@ -327,12 +329,11 @@ class TreatmentSummarySerializer(CompiledOutput, serializers.ModelSerializer):
 
 
 class PresentationSerializer(WriteSerializer):
-    """A presentation with what a clinician scans: patient, current rung, latest pain, treatments, next step.
+    """A neuroma presentation with what a clinician scans: its patient, current rung, latest pain, treatments
+    and the treatment ladder's recommended next step."""
 
-    The summary, the treatments and the next step are read from ``attach_facts`` (a list attaches them
-    for its whole page in two queries; a single record gets them on first output).
-    """
-
+    # The summary, the treatments and the next step are read from ``attach_facts``: a list attaches them
+    # for its whole page in two queries, a single record gets them on first output.
     parent_field = "patient"
     patient = ScopedRelatedField(queryset=Patient.objects.all())
     symptoms = CodeSetField(choices=Symptom.choices, required=False)
