@@ -47,7 +47,6 @@ TREATMENT_FACTS = (
     "justification",
 )
 VISIT_FACTS = ("presentation_id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
-SUMMARY_FACTS = ("current_step", "last_visit_on", "latest_pain_walking", "latest_pain_rest")
 
 
 def attach_facts(presentations: Iterable[Presentation]) -> None:
@@ -55,7 +54,8 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
 
     ``treatment_facts`` and ``visit_facts`` are plain rows carrying exactly what ``ladder.TreatmentFacts``
     and ``ladder.VisitFacts`` name, in the order the ladder reads them (date, then id); the summary
-    (``SUMMARY_FACTS``) comes from them unless the queryset annotated it (``with_summary``), and
+    (``current_step``, ``last_visit_on``, ``latest_pain_walking``, ``latest_pain_rest``) comes from them
+    unless the queryset annotated it (``with_summary``), and
     ``next_step`` is the ladder's recommendation on the clinic's today. The presentations need their
     ``patient__clinic`` loaded.
     """
