@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
@@ -88,6 +88,23 @@ class ProblemAwareAutoSchema(AutoSchema):
                 ),
             )
         return responses
+
+
+class DecimalInputScheme(OpenApiSerializerFieldExtension):
+    """A decimal is written as a string (``"5.2"``) and read as a string or a JSON number (``5.2``)."""
+
+    target_class = "api.serializers.StrictDecimalField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        as_string = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return as_string
+        as_string = {key: value for key, value in as_string.items() if key not in _FIELD_META}
+        return {"oneOf": [as_string, {"type": "number"}]}
+
+
+# Said once, beside the oneOf, by drf-spectacular itself (append_meta), not inside each alternative.
+_FIELD_META = frozenset({"nullable", "readOnly", "writeOnly", "description", "title", "default"})
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -282,3 +282,11 @@ def test_if_match_accepts_the_current_version_as_a_weak_tag_and_refuses_a_stale_
 
     assert api.patch(url, {"pain_walking": 5}, format="json", HTTP_IF_MATCH=f'"other", {weak}').status_code == 200
     assert_problem(api.patch(url, {"pain_walking": 4}, format="json", HTTP_IF_MATCH=weak), 412)
+
+
+def test_the_schema_takes_a_decimal_as_a_string_or_a_number_and_writes_it_as_a_string(anonymous):
+    components = anonymous.get("/api/schema/?format=json").json()["components"]["schemas"]
+
+    sent = components["PresentationRequest"]["properties"]["size_mm"]
+    assert [choice["type"] for choice in sent["oneOf"]] == ["string", "number"]
+    assert components["Presentation"]["properties"]["size_mm"]["type"] == "string"
