@@ -18,29 +18,35 @@ from rest_framework.renderers import BaseRenderer
 
 from clinic.db_routers import replica_reads
 
+from . import representations
+from .serializers import PresentationSerializer
+
 CHUNK_ROWS = 2000
 """Rows fetched from the database per round trip."""
 
 # The minimum an integration needs to follow cases: identifiers and clinical state, no names or
-# contact details (those stay behind the patient endpoint).
+# contact details (those stay behind the patient endpoint). Each column: its header, the database
+# column it is read from, and the field of the API's presentation whose formatting it takes (None
+# for a bare id), so a rung, a date or a size reads in the CSV as it does in the JSON.
 PRESENTATION_COLUMNS = (
-    ("id", "id"),
-    ("patient_id", "patient_id"),
-    ("clinic_id", "patient__clinic_id"),
-    ("mrn", "patient__mrn"),
-    ("sex", "patient__sex"),
-    ("birth_date", "patient__birth_date"),
-    ("foot", "foot"),
-    ("interspace", "interspace"),
-    ("onset_on", "onset_on"),
-    ("first_seen_on", "first_seen_on"),
-    ("imaging", "imaging"),
-    ("size_mm", "size_mm"),
-    ("status", "status"),
-    ("current_rung", "current_step"),
-    ("last_visit_on", "last_visit_on"),
-    ("latest_pain_walking", "latest_pain_walking"),
-    ("latest_pain_rest", "latest_pain_rest"),
+    ("id", "id", "id"),
+    ("patient_id", "patient_id", "patient"),
+    ("clinic_id", "patient__clinic_id", None),
+    ("mrn", "patient__mrn", "patient_summary.mrn"),
+    ("sex", "patient__sex", "patient_summary.sex"),
+    ("birth_date", "patient__birth_date", "patient_summary.birth_date"),
+    ("foot", "foot", "foot"),
+    ("interspace", "interspace", "interspace"),
+    ("onset_on", "onset_on", "onset_on"),
+    ("first_seen_on", "first_seen_on", "first_seen_on"),
+    ("imaging", "imaging", "imaging"),
+    ("size_mm", "size_mm", "size_mm"),
+    ("status", "status", "status"),
+    ("current_rung", "current_step", "current_rung"),
+    ("current_rung_label", "current_step", "current_rung_label"),
+    ("last_visit_on", "last_visit_on", "last_visit_on"),
+    ("latest_pain_walking", "latest_pain_walking", "latest_pain_walking"),
+    ("latest_pain_rest", "latest_pain_rest", "latest_pain_rest"),
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -77,13 +83,20 @@ def _csv_lines(header: Iterable[str], rows: Iterable[tuple]) -> Iterator[str]:
         yield writer.writerow([_cell(value) for value in row])
 
 
-def presentation_rows(presentations: QuerySet) -> Iterator[tuple]:
-    """The export's rows in id order, fetched ``CHUNK_ROWS`` at a time (rung as 1–4, 3.5 for alternatives)."""
-    fields = [source for _, source in PRESENTATION_COLUMNS]
-    rung_at = fields.index("current_step")
-    for row in presentations.order_by("pk").values_list(*fields).iterator(chunk_size=CHUNK_ROWS):
-        step = row[rung_at]
-        yield (*row[:rung_at], step / 10 if step else None, *row[rung_at + 1 :])
+def _column_formatters() -> list:
+    serializer = PresentationSerializer()
+    named = [name for _, _, name in PRESENTATION_COLUMNS if name]
+    by_name = dict(zip(named, representations.formatters(serializer, named), strict=True))
+    return [by_name[name] if name else (lambda value: value) for _, _, name in PRESENTATION_COLUMNS]
+
+
+def presentation_rows(presentations: QuerySet) -> Iterator[list]:
+    """The export's rows in id order, fetched ``CHUNK_ROWS`` at a time, formatted as the API's JSON formats them."""
+    sources = list(dict.fromkeys(source for _, source, _ in PRESENTATION_COLUMNS))
+    at = [sources.index(source) for _, source, _ in PRESENTATION_COLUMNS]
+    formats = list(zip(at, _column_formatters(), strict=True))
+    for row in presentations.order_by("pk").values_list(*sources).iterator(chunk_size=CHUNK_ROWS):
+        yield [fmt(row[index]) for index, fmt in formats]
 
 
 def presentations_csv(presentations: QuerySet, *, filename: str = "presentations.csv") -> StreamingHttpResponse:
@@ -94,7 +107,7 @@ def presentations_csv(presentations: QuerySet, *, filename: str = "presentations
     """
     with replica_reads():
         presentations = presentations.using(router.db_for_read(presentations.model))
-    header = [name for name, _ in PRESENTATION_COLUMNS]
+    header = [name for name, _, _ in PRESENTATION_COLUMNS]
     response = StreamingHttpResponse(
         _csv_lines(header, presentation_rows(presentations)), content_type="text/csv; charset=utf-8"
     )

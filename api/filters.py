@@ -3,7 +3,9 @@
 import django_filters as filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from drf_spectacular.utils import extend_schema_field
 
+from cases import ladder
 from cases.choices import ComplicationKind, Foot, PresentationStatus, Response, Sex, TreatmentKind
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
@@ -42,6 +44,46 @@ class IdFilter(filters.NumberFilter):
         return None  # max_value above is the bound
 
 
+NO_TREATMENT = "0"
+
+
+class RungField(forms.CharField):
+    """A public rung number (1, 2, 3, 3.5, 4, as ``ladder.step_for_rung`` reads it), or 0 for no treatment yet.
+
+    Cleans to the ladder position it names, or None for "no treatment yet".
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value in self.empty_values:
+            return ""
+        if value.strip() == NO_TREATMENT:
+            return None
+        try:
+            return ladder.step_for_rung(value)
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
+
+
+@extend_schema_field(
+    {
+        "type": "number",
+        "enum": [0, *ladder.STEP_BY_RUNG],
+        "description": "Current rung: 1, 2, 3, 3.5 (an alternative), 4; 0 for no treatment yet.",
+    }
+)
+class RungFilter(filters.Filter):
+    field_class = RungField
+
+    def filter(self, queryset, value):
+        if value == "":
+            return queryset
+        # Presentations annotated with_summary (the view asks for it when ?rung= is given).
+        if value is None:
+            return queryset.filter(current_step__isnull=True)
+        return queryset.filter(current_step=value)
+
+
 class PatientFilter(filters.FilterSet):
     mrn = filters.CharFilter(help_text="Exact medical record number.")
     name = filters.CharFilter(method="filter_name", help_text="Part of the given or family name.")
@@ -64,12 +106,7 @@ class PresentationFilter(filters.FilterSet):
     interspace = filters.NumberFilter(min_value=1, max_value=4)
     status = filters.ChoiceFilter(choices=PresentationStatus.choices)
     first_seen_on = filters.DateFromToRangeFilter()
-    rung = filters.NumberFilter(
-        min_value=0,
-        max_value=4,
-        method="filter_rung",
-        help_text="Current rung: 1, 2, 3, 3.5 (alternative), 4; 0 for no treatment yet.",
-    )
+    rung = RungFilter()
     clinician = IdFilter(
         method="filter_clinician", help_text="Presentations with a visit or treatment by this clinician."
     )
@@ -77,11 +114,6 @@ class PresentationFilter(filters.FilterSet):
     class Meta:
         model = Presentation
         fields = ["patient", "foot", "interspace", "status"]
-
-    def filter_rung(self, queryset, name, value):
-        if value == 0:
-            return queryset.filter(current_step__isnull=True)
-        return queryset.filter(current_step=round(float(value) * 10))
 
     def filter_clinician(self, queryset, name, value):
         return queryset.filter(

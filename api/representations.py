@@ -1,26 +1,42 @@
-"""Hand-built JSON for the hottest read, a page of presentations, with exactly the declared serializer's output.
+"""The serializers' declared output, compiled once into plain getters and formatters, and the facts it reads.
 
-DRF's declarative fields cost a few microseconds each per row; a page of 50 presentations with their
-patients and treatments runs a few thousand of them. ``presentation()`` builds the same dict directly
-from the loaded row (its annotations and prefetched treatments and visits), so the list costs what
-the data costs. ``tests/api/test_representations.py`` holds it equal to the declared fields' output,
-which stays the schema and the contract.
+The serializers in ``api/serializers.py`` are the one definition of each resource's JSON: the schema,
+the list, the detail, the CSV export and the benchmark's naive reference all read them. DRF walks a
+serializer's fields through several layers per value (``get_attribute`` with its mapping and callable
+checks, a ``PKOnlyObject`` per reference, then ``to_representation``); a page of 50 presentations with
+their patients, treatments and recommendations runs a few thousand of those. ``writer(serializer)``
+reads the same bound fields once and returns a function that does only the per-value work: read the
+attribute and format it with the field's own ``to_representation`` (so dates, timestamps and decimals
+are formatted by DRF as its settings say). ``tests/api/test_representations.py`` holds the compiled
+output equal to DRF's own walk for every resource.
+
+``attach_facts`` loads what a presentation's representation reads — its treatments and visits as
+plain rows, its summary and the ladder's next step — for a whole page in two queries.
 """
 
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+import functools
+import operator
+import types
+from collections.abc import Callable, Iterable
+from functools import cached_property
 from typing import Any
 
+from django.db.models.manager import BaseManager
 from django.utils import timezone
+from rest_framework import ISO_8601, relations, serializers
+from rest_framework.fields import SkipField, empty
+from rest_framework.settings import api_settings
 
 from cases import ladder
 from cases.models import Presentation, Treatment, Visit
 
-_TENTH = Decimal("0.1")
+Writer = Callable[[Any], dict[str, Any]]
+Formatter = Callable[[Any], Any]
 
-# What the recommendation, the treatment summaries and the timeline read of a presentation's records.
+# What the recommendation, the treatment summaries and the presentation summary read of a presentation's records.
 TREATMENT_FACTS = (
     "presentation_id",
     "kind",
@@ -33,14 +49,18 @@ TREATMENT_FACTS = (
 VISIT_FACTS = ("presentation_id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
 
 
-def attach_facts(page: list[Presentation]) -> None:
-    """Give each presentation of a page its treatments and visits as plain rows, in two queries for the page.
+def attach_facts(presentations: Iterable[Presentation]) -> None:
+    """Give each presentation what its representation reads, in two queries for the lot.
 
-    The rows carry exactly what ``ladder.TreatmentFacts`` and ``ladder.VisitFacts`` name, in the order
-    the ladder reads them (date, then id); ``presentation()`` uses them instead of the related managers.
+    ``treatment_facts`` and ``visit_facts`` are plain rows carrying exactly what ``ladder.TreatmentFacts``
+    and ``ladder.VisitFacts`` name, in the order the ladder reads them (date, then id); the summary
+    (``current_step``, ``last_visit_on``, ``latest_pain_walking``, ``latest_pain_rest``) comes from them
+    unless the queryset annotated it (``with_summary``), and
+    ``next_step`` is the ladder's recommendation on the clinic's today. The presentations need their
+    ``patient__clinic`` loaded.
     """
-    by_pk = {p.pk: p for p in page}
-    for p in page:
+    by_pk = {p.pk: p for p in presentations}
+    for p in by_pk.values():
         p.treatment_facts, p.visit_facts = [], []
     treatments = Treatment.objects.filter(presentation_id__in=by_pk).order_by("started_on", "pk")
     for row in treatments.values_list("pk", *TREATMENT_FACTS, named=True):
@@ -49,96 +69,198 @@ def attach_facts(page: list[Presentation]) -> None:
     for row in visits.values_list(*VISIT_FACTS, named=True):
         by_pk[row.presentation_id].visit_facts.append(row)
 
-
-def _day(value: datetime.date | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def moment(value: datetime.datetime | None) -> str | None:
-    """A timestamp as DRF writes it: in the current zone, ISO 8601, UTC as ``Z``."""
-    if value is None:
-        return None
-    text = timezone.localtime(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def recommendation(rec: ladder.Recommendation) -> dict[str, Any]:
-    return {
-        "action": rec.action.value,
-        "summary": rec.summary,
-        "reason": rec.reason,
-        "target_rung": rec.target_rung,
-        "worsening": rec.worsening,
-        "stalled": rec.stalled,
-        "trial_ends_on": _day(rec.trial_ends_on),
-    }
+    today_by_clinic: dict[int, datetime.date] = {}
+    for p in by_pk.values():
+        if not hasattr(p, "current_step"):  # not annotated: the same facts from the rows just read
+            latest = p.visit_facts[-1] if p.visit_facts else None
+            p.current_step = ladder.highest_step(p.treatment_facts)
+            p.last_visit_on = latest and latest.seen_on
+            p.latest_pain_walking = latest and latest.pain_walking
+            p.latest_pain_rest = latest and latest.pain_rest
+        clinic = p.patient.clinic
+        if clinic.pk not in today_by_clinic:
+            today_by_clinic[clinic.pk] = clinic.today()
+        p.next_step = p.recommendation(
+            today=today_by_clinic[clinic.pk], treatments=p.treatment_facts, visits=p.visit_facts
+        )
 
 
-def treatment_summary(treatment) -> dict[str, Any]:
-    return {
-        "id": treatment.pk,
-        "kind": treatment.kind,
-        "rung": ladder.step_of(treatment.kind) / 10,
-        "started_on": _day(treatment.started_on),
-        "ended_on": _day(treatment.ended_on),
-        "response": treatment.response,
-        "response_assessed_on": _day(treatment.response_assessed_on),
-    }
+def has_facts(presentation: Presentation) -> bool:
+    return hasattr(presentation, "next_step")
 
 
-def presentation(p: Presentation, *, today: datetime.date | None = None) -> dict[str, Any]:
-    """One presentation as ``PresentationSerializer`` declares it (load it as ``presentation_list`` does)."""
-    patient = p.patient
-    treatments = getattr(p, "treatment_facts", None)  # attached by ``attach_facts`` for a list page
-    if treatments is None:
-        treatments = list(p.treatments.all())
-    visits = getattr(p, "visit_facts", None)
-    if visits is None:
-        visits = list(p.visits.all())
-    if hasattr(p, "current_step"):  # annotated by ``with_summary``
-        step, last_visit_on = p.current_step, p.last_visit_on
-        latest_pain_walking, latest_pain_rest = p.latest_pain_walking, p.latest_pain_rest
-    else:  # the same facts, from the prefetched rows (visits in date order, as recorded)
-        latest = visits[len(visits) - 1] if visits else None
-        step = ladder.highest_step(treatments)
-        last_visit_on = latest and latest.seen_on
-        latest_pain_walking, latest_pain_rest = latest and latest.pain_walking, latest and latest.pain_rest
-    return {
-        "id": p.pk,
-        "patient": patient.pk,
-        "patient_summary": {
-            "id": patient.pk,
-            "mrn": patient.mrn,
-            "given_name": patient.given_name,
-            "family_name": patient.family_name,
-            "birth_date": _day(patient.birth_date),
-            "sex": patient.sex,
-        },
-        "foot": p.foot,
-        "interspace": p.interspace,
-        "onset_on": _day(p.onset_on),
-        "first_seen_on": _day(p.first_seen_on),
-        "symptoms": sorted(p.symptoms or []),
-        "aggravating_factors": sorted(p.aggravating_factors or []),
-        "relieving_factors": sorted(p.relieving_factors or []),
-        "pain_at_rest": p.pain_at_rest,
-        "risk_factors": sorted(p.risk_factors or []),
-        "exam_signs": sorted(p.exam_signs or []),
-        "imaging": p.imaging,
-        "size_mm": None if p.size_mm is None else f"{Decimal(p.size_mm).quantize(_TENTH):f}",
-        "unusual_size_confirmed": p.unusual_size_confirmed,
-        "icd10_code": p.icd10_code,
-        "status": p.status,
-        "notes": p.notes,
-        "current_rung": step / 10 if step else None,
-        "current_rung_label": ladder.rung_label(step),
-        "last_visit_on": _day(last_visit_on),
-        "latest_pain_walking": latest_pain_walking,
-        "latest_pain_rest": latest_pain_rest,
-        "treatments": [treatment_summary(t) for t in treatments],
-        "recommendation": recommendation(
-            p.recommendation(today=today or patient.clinic.today(), treatments=treatments, visits=visits)
-        ),
-        "created_at": moment(p.created_at),
-        "updated_at": moment(p.updated_at),
-    }
+# --- the compiled writer ------------------------------------------------------------------------
+
+
+def _skip_marker(field: serializers.Field) -> Callable[[Any], Any]:
+    """DRF's own attribute lookup, with a field it would leave out (``SkipField``) marked as such."""
+
+    def get(instance: Any) -> Any:
+        try:
+            return field.get_attribute(instance)
+        except SkipField:
+            return _SKIP
+
+    return get
+
+
+_SKIP = object()
+
+
+def _is_foreign_key_id(field: serializers.Field) -> bool:
+    # DRF's pk-only optimisation reads the foreign key's column with no join; a one-step source reads it directly.
+    pk_only = isinstance(field, relations.PrimaryKeyRelatedField) and field.pk_field is None
+    return pk_only and len(field.source_attrs) == 1
+
+
+def _may_name_a_method(field: serializers.Field) -> bool:
+    """Whether the field's source could be a method, which DRF calls: not when the model says it is data."""
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or len(field.source_attrs) != 1:
+        return True
+    return isinstance(getattr(model, field.source_attrs[0], None), _SIMPLE_CALLABLES)
+
+
+def _getter(field: serializers.Field) -> Callable[[Any], Any]:
+    """A plain attribute read (``operator.attrgetter``) where DRF's lookup would come to the same value."""
+    if isinstance(field, serializers.SerializerMethodField) or field.source == "*":
+        return lambda instance: instance
+    if _is_foreign_key_id(field):
+        name = field.source_attrs[0]
+        model = getattr(getattr(field.parent, "Meta", None), "model", None)
+        if model is not None:  # what serializable_value reads: the foreign key's column
+            return operator.attrgetter(model._meta.get_field(name).attname)
+        return lambda instance: instance.serializable_value(name)
+    if isinstance(field, relations.RelatedField) or type(field).get_attribute is not serializers.Field.get_attribute:
+        return _skip_marker(field)  # a field with its own lookup keeps it
+    fast = operator.attrgetter(".".join(field.source_attrs))
+    if not _may_name_a_method(field):
+        return fast
+
+    def get(instance: Any) -> Any:
+        value = fast(instance)
+        return value() if isinstance(value, _SIMPLE_CALLABLES) else value  # a method named as a source is called
+
+    return get
+
+
+_SIMPLE_CALLABLES = (types.FunctionType, types.MethodType, functools.partial)
+
+
+def _formatter(field: serializers.Field) -> Formatter:
+    """The field's own ``to_representation``, or a shortcut that gives the same for the common value types."""
+    if isinstance(field, serializers.ListSerializer):
+        child = writer(field.child)
+        return lambda items: [child(item) for item in (items.all() if isinstance(items, BaseManager) else items)]
+    if isinstance(field, serializers.BaseSerializer):
+        return writer(field)
+    if isinstance(field, serializers.SerializerMethodField):
+        return getattr(field.parent, field.method_name)
+    if _is_foreign_key_id(field):
+        return lambda pk: pk
+    drf = field.to_representation
+    kind = type(field).to_representation
+    if kind is serializers.IntegerField.to_representation:
+        return int
+    if kind is serializers.CharField.to_representation:
+        return str
+    if kind is serializers.ReadOnlyField.to_representation:
+        return lambda value: value
+    if kind is serializers.BooleanField.to_representation:
+        return lambda value: value if value is True or value is False else drf(value)
+    if kind is serializers.ChoiceField.to_representation:
+        codes = field.choice_strings_to_values
+        return lambda value: codes.get(value, value) if type(value) is str else drf(value)
+    if kind is serializers.DateField.to_representation and _date_format(field).lower() == ISO_8601:
+        return lambda value: value.isoformat() if type(value) is datetime.date else drf(value)
+    if kind is serializers.DateTimeField.to_representation and not hasattr(field, "timezone"):
+        # DRF's formatting, with the current time zone read once per writer (a writer serves one
+        # request) instead of once per timestamp: the lookup costs more than the formatting.
+        zone = field.default_timezone()
+        return serializers.DateTimeField(
+            format=getattr(field, "format", empty), default_timezone=zone
+        ).to_representation
+    return drf
+
+
+def _date_format(field: serializers.DateField) -> str:
+    output_format = getattr(field, "format", api_settings.DATE_FORMAT)
+    return output_format if isinstance(output_format, str) else ""
+
+
+def writer(serializer: serializers.BaseSerializer) -> Writer:
+    """A function giving what ``serializer.to_representation`` gives, compiled from its bound fields.
+
+    A plain attribute that is missing (a mapping, a related row that does not exist, a field with a
+    default) is looked up again by DRF, which decides: a default, None, or leaving the field out.
+    """
+    fields = list(serializer._readable_fields)
+    plan = [(field.field_name, _getter(field), _formatter(field)) for field in fields]
+    drf_lookup = {field.field_name: _skip_marker(field) for field in fields}
+
+    def write(instance: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, get, fmt in plan:
+            try:
+                value = get(instance)
+            except (AttributeError, KeyError):
+                value = drf_lookup[name](instance)
+            if value is _SKIP:
+                continue
+            out[name] = None if value is None else fmt(value)
+        return out
+
+    return write
+
+
+_WRITERS: dict[tuple[type, str], Writer] = {}
+
+
+def _binds_to_its_instance(serializer_class: type) -> bool:
+    """Whether a serializer's output reads the serializer instance itself (a method field, at any depth)."""
+    for field in getattr(serializer_class, "_declared_fields", {}).values():
+        nested = getattr(field, "child", field)
+        if isinstance(field, serializers.SerializerMethodField) or (
+            isinstance(nested, serializers.BaseSerializer) and _binds_to_its_instance(type(nested))
+        ):
+            return True
+    return False
+
+
+class CompiledOutput:
+    """A serializer mixin: its output comes from ``writer``, compiled once per serializer class and time zone.
+
+    Building a serializer's fields and compiling them costs as much as writing a page, so the writer is
+    compiled from a fresh instance with no context (the output of these fields reads no request) and
+    shared; a serializer whose output reads its instance (a method field) compiles its own.
+    """
+
+    @cached_property
+    def compiled_writer(self) -> Writer:
+        cls = type(self)
+        if _binds_to_its_instance(cls):
+            return writer(self)
+        key = (cls, timezone.get_current_timezone_name())  # timestamps are written in the current zone
+        if key not in _WRITERS:
+            _WRITERS[key] = writer(cls())
+        return _WRITERS[key]
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return self.compiled_writer(instance)
+
+
+def formatters(serializer: serializers.BaseSerializer, names: Iterable[str]) -> list[Formatter]:
+    """The formatters of the named fields (dotted into nested serializers), for values read elsewhere (a CSV row).
+
+    None stays None, as DRF writes it, unless the field reads it as something else (``none_as``).
+    """
+
+    def formatter(path: str) -> Formatter:
+        field: Any = serializer
+        for part in path.split("."):
+            field = field.fields[part]
+        fmt, none_as = _formatter(field), getattr(field, "none_as", None)
+        none = None if none_as is None else fmt(none_as)
+        return lambda value: none if value is None else fmt(value)
+
+    return [formatter(name) for name in names]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from rest_framework import serializers
 
 from .errors import PROBLEM_CONTENT_TYPE
+from .renderers import FHIRContentNegotiation
+from .serializers import ECHOED_READ_ONLY, WriteSerializer
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -33,6 +36,17 @@ ALWAYS = (401, 403, 429, 500, 503)
 
 
 class ProblemAwareAutoSchema(AutoSchema):
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        serializer = force_instance(serializer)
+        if not type(serializer).__dict__.get("__doc__"):
+            schema.pop("description", None)  # a base class's notes for developers, not a resource's description
+        if direction == "request" and isinstance(serializer, WriteSerializer):
+            # The serializers refuse a property that names no field (api/serializers.py, WriteSerializer).
+            schema["additionalProperties"] = False
+            schema["description"] = " ".join(filter(None, [schema.get("description"), ECHOED_READ_ONLY]))
+        return schema
+
     def get_operation(self, *args, **kwargs):
         operation = super().get_operation(*args, **kwargs)
         for parameter in (operation or {}).get("parameters", []):
@@ -60,6 +74,8 @@ class ProblemAwareAutoSchema(AutoSchema):
             statuses.append(400)  # a filter or page size out of its range
         if method == "GET" and self._is_list_view():
             statuses.append(404)  # a cursor this API did not issue
+        if getattr(self.view, "content_negotiation_class", None) is FHIRContentNegotiation:
+            statuses.append(406)  # a media type or _format that is not FHIR JSON
         return sorted(set(statuses))
 
     def _get_response_bodies(self, direction="response"):
@@ -72,6 +88,23 @@ class ProblemAwareAutoSchema(AutoSchema):
                 ),
             )
         return responses
+
+
+class DecimalInputScheme(OpenApiSerializerFieldExtension):
+    """A decimal is written as a string (``"5.2"``) and read as a string or a JSON number (``5.2``)."""
+
+    target_class = "api.serializers.StrictDecimalField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        as_string = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        if direction != "request":
+            return as_string
+        as_string = {key: value for key, value in as_string.items() if key not in _FIELD_META}
+        return {"oneOf": [as_string, {"type": "number"}]}
+
+
+# Said once, beside the oneOf, by drf-spectacular itself (append_meta), not inside each alternative.
+_FIELD_META = frozenset({"nullable", "readOnly", "writeOnly", "description", "title", "default"})
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):

@@ -7,18 +7,20 @@ treatment ladder) before anything is saved, so the API never re-implements a cli
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db import models
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cases import ladder, reports, services
+from cases import ladder, reports, selectors, services
 from cases.choices import AggravatingFactor, ExamSign, RelievingFactor, RiskFactor, Sex, Symptom, TreatmentKind
 from cases.models import Clinic, Complication, Patient, Presentation, Treatment, Visit
-from cases.selectors import WRITE_ROLES, clinic_ids_for
 
-from . import representations
+from .representations import CompiledOutput, attach_facts, has_facts
 
 User = get_user_model()
 READ_ONLY_STAMPS = ("id", "created_at", "updated_at")
@@ -53,7 +55,12 @@ class StrictSlugField(JsonTypeMixin, serializers.SlugField):
 
 
 class StrictDecimalField(JsonTypeMixin, serializers.DecimalField):
-    """A decimal as a string (``"2.5"``), as in responses: a JSON number would pass through a binary float."""
+    """A decimal as a string (``"2.5"``, as in responses) or a JSON number (``2.5``), as clients send them.
+
+    A number is read from its shortest decimal form (``str(2.5)``), so ``25.1`` is 25.1, not a binary float.
+    """
+
+    json_types = (str, int, float)
 
 
 class StrictIntegerField(JsonTypeMixin, serializers.IntegerField):
@@ -81,8 +88,48 @@ class CodeSetField(serializers.MultipleChoiceField):
         return sorted(value or [])
 
 
+RUNG_SCHEMA = {
+    "type": "number",
+    "minimum": 1,
+    "maximum": 4,
+    "description": "Ladder rung: 1 footwear, 2 orthosis, 3 corticosteroid injection, 3.5 an alternative "
+    "(alcohol injection, radiofrequency ablation, cryoneurolysis), 4 neurectomy.",
+}
+
+
+@extend_schema_field(RUNG_SCHEMA)
+class RungOfStepField(serializers.ReadOnlyField):
+    """A ladder position as clients read it (``ladder.rung_of_step``): 1–4, 3.5 for the alternatives."""
+
+    def to_representation(self, step: int) -> int | float | None:
+        return ladder.rung_of_step(step)
+
+
+@extend_schema_field(RUNG_SCHEMA)
+class RungOfKindField(serializers.ReadOnlyField):
+    """The rung of a treatment kind (``ladder.rung_of``)."""
+
+    def to_representation(self, kind: str) -> int | float:
+        return ladder.rung_of(kind)
+
+
+@extend_schema_field({"type": "string", "example": "3–4 · alternative"})
+class RungLabelField(serializers.ReadOnlyField):
+    """A ladder position for a person (``ladder.rung_label``): "2 · orthosis", or an em dash before any treatment."""
+
+    # What "no position" is read as, so that it reaches the label (DRF writes null for a None value).
+    none_as = 0
+
+    def get_attribute(self, instance):
+        step = super().get_attribute(instance)
+        return self.none_as if step is None else step
+
+    def to_representation(self, step: int) -> str:
+        return ladder.rung_label(step)
+
+
 def _writable_clinic_ids(request) -> list[int] | None:
-    return clinic_ids_for(request.user, roles=WRITE_ROLES)
+    return selectors.clinic_ids_for(request.user, roles=selectors.WRITE_ROLES)
 
 
 def _scoped(queryset, request):
@@ -105,17 +152,30 @@ class ClinicianField(StrictPrimaryKeyRelatedField):
         users = User.objects.filter(is_active=True)
         if clinic_ids is None:
             return users
-        return users.filter(memberships__clinic__in=clinic_ids, memberships__role__in=WRITE_ROLES).distinct()
+        return users.filter(memberships__clinic__in=clinic_ids, memberships__role__in=selectors.WRITE_ROLES).distinct()
 
 
-class WriteSerializer(serializers.ModelSerializer):
-    """Base for writes: uniqueness is left to the model (one rule, one 409), saving to the services.
+UNKNOWN_FIELD = "Not a field of this record{hint}."
+MOVED = "A {record} cannot move to another {parent}: record it under the new {parent} instead."
+ECHOED_READ_ONLY = (
+    "Read-only properties (id, created_at, updated_at, and those derived from the record) are ignored "
+    "when sent back, so a body read with GET may be changed and sent again; any other property is refused."
+)
 
-    ``parent_field`` names the record's owner (a visit's presentation, a patient's clinic …): it is
-    given on create and fixed afterwards, so a record never moves between owners.
+
+class WriteSerializer(CompiledOutput, serializers.ModelSerializer):
+    """Base for writes: one output definition (the declared fields, compiled), strict input, saves by the services.
+
+    Input is strict: a property that names no field is refused (400, naming it) rather than dropped, so a
+    misspelt score is never lost; read-only fields echoed back from a GET are ignored. ``parent_field``
+    names the record's owner (a visit's presentation, a patient's clinic …): given on create, fixed
+    afterwards, so a change naming another owner is refused. Uniqueness is left to the model (one rule,
+    one 409). A change that leaves every field as it was saves nothing (``unchanged``): no audit event
+    for a write, no history row, no new ETag.
     """
 
     parent_field: str | None = None
+    unchanged = False
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.CharField: StrictCharField,
@@ -131,16 +191,53 @@ class WriteSerializer(serializers.ModelSerializer):
         return []
 
     def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                writable = [name for name, field in self.fields.items() if not field.read_only]
+                raise serializers.ValidationError({name: [_unknown_field(name, writable)] for name in unknown})
         attrs = super().to_internal_value(data)
-        if self.instance is not None and self.parent_field:
-            # Checked like any reference (and required on PUT, as the schema says), then dropped:
-            # a record never moves to another owner.
-            attrs.pop(self.parent_field, None)
+        parent = self.parent_field
+        # Checked like any reference (and required on PUT, as the schema says): the same owner is fine,
+        # another one is refused rather than silently kept.
+        sent_parent = attrs.pop(parent, None) if parent and self.instance is not None else None
+        if sent_parent is not None and sent_parent != getattr(self.instance, parent):
+            record = self.Meta.model._meta.verbose_name
+            raise serializers.ValidationError({parent: [MOVED.format(record=record, parent=parent)]})
         return attrs
+
+    def update(self, instance, validated_data):
+        if all(_same(getattr(instance, name), value) for name, value in validated_data.items()):
+            self.unchanged = True
+            return instance
+        return self.save_change(instance, validated_data)
+
+    def save_change(self, instance, validated_data):
+        raise NotImplementedError
 
     @property
     def user(self):
         return self.context["request"].user
+
+
+def _unknown_field(name: str, writable: list[str]) -> str:
+    close = difflib.get_close_matches(name, writable, n=1)
+    return UNKNOWN_FIELD.format(hint=f"; did you mean {close[0]!r}?" if close else "")
+
+
+def _same(stored: Any, sent: Any) -> bool:
+    if isinstance(sent, list):  # a set of codes, sent and stored in any order
+        return sorted(stored or []) == sent
+    return stored == sent
+
+
+class WritableClinicField(StrictPrimaryKeyRelatedField):
+    """A clinic where the caller may write; any other id "does not exist", exactly like an unknown one."""
+
+    def get_queryset(self):
+        clinic_ids = _writable_clinic_ids(self.context["request"])
+        clinics = Clinic.objects.all()
+        return clinics if clinic_ids is None else clinics.filter(pk__in=clinic_ids)
 
 
 # Patients
@@ -148,7 +245,7 @@ class WriteSerializer(serializers.ModelSerializer):
 
 class PatientSerializer(WriteSerializer):
     parent_field = "clinic"
-    clinic = StrictPrimaryKeyRelatedField(
+    clinic = WritableClinicField(
         queryset=Clinic.objects.all(),
         required=False,
         help_text="Required only for users who work in more than one clinic.",
@@ -172,12 +269,6 @@ class PatientSerializer(WriteSerializer):
         ]
         read_only_fields = [*READ_ONLY_STAMPS, "archived"]
 
-    def validate_clinic(self, clinic: Clinic) -> Clinic:
-        allowed = _writable_clinic_ids(self.context["request"])
-        if allowed is not None and clinic.pk not in allowed:
-            raise serializers.ValidationError("You cannot add patients to this clinic.", code="does_not_exist")
-        return clinic
-
     def validate(self, attrs):
         if self.instance is None and "clinic" not in attrs:
             allowed = _writable_clinic_ids(self.context["request"])
@@ -189,44 +280,60 @@ class PatientSerializer(WriteSerializer):
     def create(self, validated_data):
         return services.patient_create(**validated_data)
 
-    def update(self, instance, validated_data):
+    def save_change(self, instance, validated_data):
         return services.patient_update(patient=instance, **validated_data)
 
 
 # Presentations
 
 
-class PatientSummarySerializer(serializers.ModelSerializer):
+class PatientSummarySerializer(CompiledOutput, serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = ["id", "mrn", "given_name", "family_name", "birth_date", "sex"]
 
 
-class RecommendationSerializer(serializers.Serializer):
+class RecommendationSerializer(CompiledOutput, serializers.Serializer):
+    """The treatment ladder's recommended next step, with the reason."""
+
+    # Reads a ``ladder.Recommendation``; the list, the detail and next-step all answer it through this.
+
     action = serializers.ChoiceField(choices=[a.value for a in ladder.Action])
     summary = serializers.CharField()
     reason = serializers.CharField()
-    target_rung = serializers.IntegerField(allow_null=True, help_text="1–4, when escalating or considering surgery.")
+    target_rung = RungOfStepField(
+        source="target_step", allow_null=True, help_text="The rung to move to, when escalating or considering surgery."
+    )
     worsening = serializers.BooleanField(help_text="Rest pain, or walking pain rising between visits.")
     stalled = serializers.BooleanField(help_text="The trial has ended with no response recorded.")
     trial_ends_on = serializers.DateField(allow_null=True)
 
 
-class TreatmentSummarySerializer(serializers.ModelSerializer):
-    """A treatment as listed with its presentation."""
+def recommendation_data(recommendation: ladder.Recommendation) -> dict[str, Any]:
+    """The one JSON form of a recommendation (``RecommendationSerializer``'s fields)."""
+    return _RECOMMENDATION.to_representation(recommendation)
 
-    rung = serializers.SerializerMethodField(help_text="Ladder position: 1–4, 3.5 for the alternatives.")
+
+_RECOMMENDATION = RecommendationSerializer()
+
+
+class TreatmentSummarySerializer(CompiledOutput, serializers.ModelSerializer):
+    """A treatment as listed with its presentation (read from a model instance or a plain row of facts)."""
+
+    id = serializers.IntegerField(source="pk", read_only=True)
+    rung = RungOfKindField(source="kind")
 
     class Meta:
         model = Treatment
         fields = ["id", "kind", "rung", "started_on", "ended_on", "response", "response_assessed_on"]
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
-    def get_rung(self, treatment) -> float:
-        return ladder.step_of(treatment.kind) / 10
-
 
 class PresentationSerializer(WriteSerializer):
+    """A neuroma presentation with what a clinician scans: its patient, current rung, latest pain, treatments
+    and the treatment ladder's recommended next step."""
+
+    # The summary, the treatments and the next step are read from ``attach_facts``: a list attaches them
+    # for its whole page in two queries, a single record gets them on first output.
     parent_field = "patient"
     patient = ScopedRelatedField(queryset=Patient.objects.all())
     symptoms = CodeSetField(choices=Symptom.choices, required=False)
@@ -235,15 +342,15 @@ class PresentationSerializer(WriteSerializer):
     risk_factors = CodeSetField(choices=RiskFactor.choices, required=False)
     exam_signs = CodeSetField(choices=ExamSign.choices, required=False)
     patient_summary = PatientSummarySerializer(source="patient", read_only=True)
-    current_rung = serializers.SerializerMethodField(
-        help_text="Derived from the treatments: 1–4, 3.5 for alternatives."
+    current_rung = RungOfStepField(
+        source="current_step", allow_null=True, help_text="Derived from the treatments; null before the first one."
     )
-    current_rung_label = serializers.SerializerMethodField()
+    current_rung_label = RungLabelField(source="current_step")
     last_visit_on = serializers.DateField(read_only=True, allow_null=True)
     latest_pain_walking = serializers.IntegerField(read_only=True, allow_null=True)
     latest_pain_rest = serializers.IntegerField(read_only=True, allow_null=True)
-    treatments = TreatmentSummarySerializer(many=True, read_only=True)
-    recommendation = serializers.SerializerMethodField()
+    treatments = TreatmentSummarySerializer(source="treatment_facts", many=True, read_only=True)
+    recommendation = RecommendationSerializer(source="next_step", read_only=True)
 
     class Meta:
         model = Presentation
@@ -279,43 +386,15 @@ class PresentationSerializer(WriteSerializer):
         ]
         read_only_fields = READ_ONLY_STAMPS
 
-    @extend_schema_field(serializers.FloatField(allow_null=True))  # null until a treatment has started
-    def get_current_rung(self, presentation) -> float | None:
-        step = getattr(presentation, "current_step", None)
-        return step / 10 if step else None
-
     def to_representation(self, presentation):
-        # The presentations list is the hottest read: built by hand (api/representations.py), held equal
-        # to the declared fields' output by tests/api/test_representations.py.
-        return representations.presentation(presentation, today=self.context.get("today"))
-
-    def declared_representation(self, presentation) -> dict:
-        """What the declared fields give: the contract ``to_representation`` must match."""
+        if not has_facts(presentation):
+            attach_facts([presentation])
         return super().to_representation(presentation)
-
-    def get_current_rung_label(self, presentation) -> str:
-        return ladder.rung_label(getattr(presentation, "current_step", None))
-
-    @extend_schema_field(RecommendationSerializer)
-    def get_recommendation(self, presentation):
-        today = self.context.get("today") or presentation.patient.clinic.today()
-        rec = presentation.recommendation(today=today)
-        return RecommendationSerializer(
-            {
-                "action": rec.action.value,
-                "summary": rec.summary,
-                "reason": rec.reason,
-                "target_rung": rec.target_rung,
-                "worsening": rec.worsening,
-                "stalled": rec.stalled,
-                "trial_ends_on": rec.trial_ends_on,
-            }
-        ).data
 
     def create(self, validated_data):
         return services.presentation_create(**validated_data)
 
-    def update(self, instance, validated_data):
+    def save_change(self, instance, validated_data):
         return services.presentation_update(presentation=instance, **validated_data)
 
 
@@ -350,7 +429,7 @@ class VisitSerializer(WriteSerializer):
         validated_data.setdefault("clinician", self.user)
         return services.visit_record(**validated_data)
 
-    def update(self, instance, validated_data):
+    def save_change(self, instance, validated_data):
         return services.visit_update(visit=instance, **validated_data)
 
 
@@ -376,7 +455,7 @@ class ComplicationSerializer(WriteSerializer):
     def create(self, validated_data):
         return services.complication_record(**validated_data)
 
-    def update(self, instance, validated_data):
+    def save_change(self, instance, validated_data):
         return services.complication_update(complication=instance, **validated_data)
 
 
@@ -384,7 +463,7 @@ class TreatmentSerializer(WriteSerializer):
     parent_field = "presentation"
     presentation = ScopedRelatedField(queryset=Presentation.objects.all())
     clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
-    rung = serializers.SerializerMethodField(help_text="Ladder position: 1–4, 3.5 for the alternatives.")
+    rung = RungOfKindField(source="kind")
     complications = ComplicationSerializer(many=True, read_only=True)
 
     class Meta:
@@ -414,16 +493,34 @@ class TreatmentSerializer(WriteSerializer):
         ]
         read_only_fields = READ_ONLY_STAMPS
 
-    @extend_schema_field(OpenApiTypes.FLOAT)
-    def get_rung(self, treatment) -> float:
-        return ladder.step_of(treatment.kind) / 10
-
     def create(self, validated_data):
         validated_data.setdefault("clinician", self.user)
         return services.treatment_start(**validated_data)
 
-    def update(self, instance, validated_data):
+    def save_change(self, instance, validated_data):
         return services.treatment_update(treatment=instance, **validated_data)
+
+
+# The timeline
+
+
+class TimelineEventSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    event = serializers.ChoiceField(choices=[kind.value for kind in selectors.TimelineEventKind])
+    id = serializers.IntegerField(help_text="The visit, treatment or complication id.")
+    summary = serializers.CharField()
+
+
+class PainPointSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    pain_walking = serializers.IntegerField()
+    pain_rest = serializers.IntegerField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    presentation = serializers.IntegerField(source="presentation_id")
+    events = TimelineEventSerializer(many=True)
+    pain_trajectory = PainPointSerializer(many=True)
 
 
 # Reports
@@ -443,7 +540,7 @@ class OutcomeReportQuerySerializer(serializers.Serializer):
     )
 
     def validate_clinic(self, clinic_id: int) -> int:
-        allowed = clinic_ids_for(self.context["request"].user)
+        allowed = selectors.clinic_ids_for(self.context["request"].user)
         if allowed is not None and clinic_id not in allowed:
             # The same answer for a clinic that does not exist and one that is not yours.
             raise serializers.ValidationError("Not one of your clinics.")
@@ -457,8 +554,8 @@ class OutcomeReportQuerySerializer(serializers.Serializer):
 
 class OutcomeRowSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TreatmentKind.choices)
-    rung = serializers.SerializerMethodField(help_text="1–4, 3.5 for the alternatives.")
-    rung_label = serializers.CharField(source="rung")
+    rung = RungOfStepField(source="step")
+    rung_label = RungLabelField(source="step")
     started = serializers.IntegerField()
     assessed = serializers.IntegerField(help_text="Treatments with a response recorded (complete, partial, none).")
     complete = serializers.IntegerField()
@@ -477,9 +574,6 @@ class OutcomeRowSerializer(serializers.Serializer):
     median_days_to_escalation = serializers.FloatField(allow_null=True)
     with_complication = serializers.IntegerField()
     complication_rate = serializers.FloatField(allow_null=True, help_text="Of started treatments, 0–1.")
-
-    def get_rung(self, row: reports.OutcomeRow) -> float:
-        return row.step / 10
 
 
 class OutcomeReportSerializer(serializers.Serializer):

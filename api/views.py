@@ -11,11 +11,11 @@ audited by the services they call.
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import exceptions, mixins, serializers, status, views, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, status, views, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -30,7 +30,14 @@ from . import fhir as fhir_export
 from . import serializers as api_serializers
 from .concurrency import check_if_match, etag_for
 from .idempotency import idempotent
-from .representations import TREATMENT_FACTS, VISIT_FACTS, attach_facts
+from .renderers import (
+    FHIR_JSON_FORMATS,
+    FHIRContentNegotiation,
+    FHIRJSONRenderer,
+    LegacyFHIRJSONRenderer,
+    ORJSONRenderer,
+)
+from .representations import attach_facts
 
 WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
 
@@ -114,6 +121,9 @@ class ClinicRecordViewSet(
             serializer = self.get_serializer(instance, data=request.data, partial=partial)
             serializer.is_valid(raise_exception=True)
             instance = serializer.save()
+            if serializer.unchanged:
+                # Nothing was saved (so no new ETag and no history row); the answer still shows the record.
+                audit_record(action=AuditAction.VIEW, record=instance)
         return self._respond(instance)
 
 
@@ -146,6 +156,16 @@ class PatientViewSet(ClinicRecordViewSet):
 
     @extend_schema(
         summary="Export the patient's neuroma record as a FHIR R4 Bundle (type collection)",
+        description="Served as `application/fhir+json` whether the client asks (Accept) for that, for "
+        "`application/json+fhir`, `application/json` or anything; FHIR's `_format` parameter overrides Accept.",
+        parameters=[
+            OpenApiParameter(
+                "_format",
+                str,
+                enum=sorted(FHIR_JSON_FORMATS),
+                description="FHIR's format override: any of these means FHIR JSON; anything else answers 406.",
+            )
+        ],
         responses={
             (200, fhir_export.FHIR_CONTENT_TYPE): OpenApiResponse(
                 OpenApiTypes.OBJECT,
@@ -154,44 +174,17 @@ class PatientViewSet(ClinicRecordViewSet):
             )
         },
     )
-    @action(detail=True, methods=["get"])
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[FHIRJSONRenderer, LegacyFHIRJSONRenderer, ORJSONRenderer],
+        content_negotiation_class=FHIRContentNegotiation,
+    )
     def fhir(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
         patient = self.get_object()
         bundle = fhir_export.patient_bundle(patient)
         audit_record(action=AuditAction.EXPORT, record=patient)
         return Response(bundle, content_type=fhir_export.FHIR_CONTENT_TYPE)
-
-
-class PresentationQueryMixin:
-    def base_queryset(self, *, summary: bool = True):
-        presentations = Presentation.objects.with_summary() if summary else Presentation.objects.all()
-        return presentations.select_related("patient", "patient__clinic").prefetch_related(
-            # Only what the recommendation, the treatment summaries and the timeline read: a page of
-            # 50 presentations brings a few hundred of these, and unread timestamps cost parsing.
-            Prefetch("treatments", queryset=Treatment.objects.order_by("started_on", "pk").only(*TREATMENT_FACTS)),
-            Prefetch("visits", queryset=Visit.objects.order_by("seen_on", "pk").only(*VISIT_FACTS)),
-        )
-
-
-class TimelineEventSerializer(serializers.Serializer):
-    date = serializers.DateField()
-    event = serializers.ChoiceField(
-        choices=["visit", "treatment_started", "response_assessed", "treatment_ended", "complication"]
-    )
-    id = serializers.IntegerField(help_text="The visit, treatment or complication id.")
-    summary = serializers.CharField()
-
-
-class PainPointSerializer(serializers.Serializer):
-    date = serializers.DateField()
-    pain_walking = serializers.IntegerField()
-    pain_rest = serializers.IntegerField()
-
-
-class TimelineSerializer(serializers.Serializer):
-    presentation = serializers.IntegerField()
-    events = TimelineEventSerializer(many=True)
-    pain_trajectory = PainPointSerializer(many=True)
 
 
 @extend_schema_view(
@@ -201,30 +194,30 @@ class TimelineSerializer(serializers.Serializer):
     update=extend_schema(summary="Replace a presentation"),
     partial_update=extend_schema(summary="Change a presentation"),
 )
-class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
+class PresentationViewSet(ClinicRecordViewSet):
     """Neuroma episodes, with what a clinician scans: current rung, latest pain, recommendation."""
 
     serializer_class = api_serializers.PresentationSerializer
     filterset_class = filters.PresentationFilter
-    ordering_fields = ["first_seen_on", "last_visit_on", "current_step", "status", "id"]
+    # current_step: the name this ordering had before current_rung, kept for the clients that use it.
+    ordering_fields = ["first_seen_on", "last_visit_on", "current_rung", "current_step", "status", "id"]
     SUMMARY_PARAMETERS = frozenset({"ordering", "rung"})
 
-    def base_queryset(self, *, summary: bool = True):
-        # A plain page reads its rung and latest pain from the treatments and visits it prefetches anyway
-        # (api/representations.py); ordering or filtering on them needs them in SQL.
-        if self.action == "list" and not self.SUMMARY_PARAMETERS & set(self.request.query_params):
-            summary = False
-        if self.action == "list" and self.paginator is not None:
-            # The page's treatments and visits come as plain rows after paging (paginate_queryset): the
-            # prefetch built a model instance and a queryset clone per row and presentation, half the page's time.
-            presentations = Presentation.objects.with_summary() if summary else Presentation.objects.all()
-            return presentations.select_related("patient", "patient__clinic")
-        return super().base_queryset(summary=summary)
+    def base_queryset(self):
+        # The summary (rung, latest pain) is computed from the treatments and visits that every
+        # representation reads anyway (api/representations.py, attach_facts); ordering or filtering on
+        # it needs it in SQL.
+        summary = self.action == "list" and bool(self.SUMMARY_PARAMETERS & set(self.request.query_params))
+        if summary:
+            presentations = Presentation.objects.with_summary().alias(current_rung=F("current_step"))
+        else:
+            presentations = Presentation.objects.all()
+        return presentations.select_related("patient__clinic")
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        if self.action == "list" and page is not None:
-            attach_facts(page)
+        if page is not None:
+            attach_facts(page)  # the page's treatments and visits as plain rows: two queries for the page
         return page
 
     @extend_schema(
@@ -246,62 +239,15 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
         )
         return exports.presentations_csv(presentations)
 
-    @extend_schema(responses=TimelineSerializer, summary="Visits, treatments and complications in date order")
+    @extend_schema(
+        responses=api_serializers.TimelineSerializer, summary="Visits, treatments and complications in date order"
+    )
     @action(detail=True, methods=["get"])
     def timeline(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
         presentation = self.get_object()
-        treatments = list(presentation.treatments.prefetch_related("complications"))
-        visits = list(presentation.visits.all())
-        events = [
-            {
-                "date": v.seen_on,
-                "event": "visit",
-                "id": v.pk,
-                "summary": f"Pain {v.pain_walking}/10 walking, {v.pain_rest}/10 at rest",
-            }
-            for v in visits
-        ]
-        for t in treatments:
-            label = t.get_kind_display()
-            events.append(
-                {"date": t.started_on, "event": "treatment_started", "id": t.pk, "summary": f"{label} started"}
-            )
-            if t.response_assessed_on:
-                events.append(
-                    {
-                        "date": t.response_assessed_on,
-                        "event": "response_assessed",
-                        "id": t.pk,
-                        "summary": f"{label}: {t.get_response_display().lower()}",
-                    }
-                )
-            if t.ended_on:
-                events.append({"date": t.ended_on, "event": "treatment_ended", "id": t.pk, "summary": f"{label} ended"})
-            events.extend(
-                {
-                    "date": c.occurred_on,
-                    "event": "complication",
-                    "id": c.pk,
-                    "summary": f"{c.get_kind_display()} after {label.lower()}",
-                }
-                for c in t.complications.all()
-            )
-        order = {
-            name: i
-            for i, name in enumerate(
-                ["treatment_started", "visit", "response_assessed", "complication", "treatment_ended"]
-            )
-        }
-        events.sort(key=lambda e: (e["date"], order[e["event"]], e["id"]))
-        timeline = {
-            "presentation": presentation.pk,
-            "events": events,
-            "pain_trajectory": [
-                {"date": v.seen_on, "pain_walking": v.pain_walking, "pain_rest": v.pain_rest} for v in visits
-            ],
-        }
+        timeline = selectors.presentation_timeline(presentation)
         audit_record(action=AuditAction.VIEW, record=presentation)
-        return Response(TimelineSerializer(timeline).data)
+        return Response(api_serializers.TimelineSerializer(timeline).data)
 
     @extend_schema(
         responses=api_serializers.RecommendationSerializer, summary="The treatment ladder's recommended next step"
@@ -309,9 +255,9 @@ class PresentationViewSet(PresentationQueryMixin, ClinicRecordViewSet):
     @action(detail=True, methods=["get"], url_path="next-step")
     def next_step(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
         presentation = self.get_object()
-        recommendation = self.get_serializer(presentation).data["recommendation"]
+        recommendation = presentation.recommendation()  # its treatments and visits, on the clinic's today
         audit_record(action=AuditAction.VIEW, record=presentation)
-        return Response(recommendation)
+        return Response(api_serializers.recommendation_data(recommendation))
 
 
 @extend_schema_view(

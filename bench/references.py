@@ -21,8 +21,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from rest_framework import serializers, viewsets
 
+from api import serializers as api_serializers
 from api.models import token_digest
-from api.serializers import PresentationSerializer
 from cases import ladder, selectors
 from cases.models import Patient, Presentation, Treatment
 
@@ -34,18 +34,15 @@ PAGE_SIZE = 50
 class NaivePatientSerializer(serializers.ModelSerializer):
     class Meta:
         model = Patient
-        fields = ["id", "mrn", "given_name", "family_name", "birth_date", "sex"]
+        fields = api_serializers.PatientSummarySerializer.Meta.fields
 
 
 class NaiveTreatmentSerializer(serializers.ModelSerializer):
-    rung = serializers.SerializerMethodField()
+    rung = api_serializers.RungOfKindField(source="kind")
 
     class Meta:
         model = Treatment
-        fields = ["id", "kind", "rung", "started_on", "ended_on", "response", "response_assessed_on"]
-
-    def get_rung(self, treatment):
-        return ladder.step_of(treatment.kind) / 10
+        fields = api_serializers.TreatmentSummarySerializer.Meta.fields
 
 
 class NaivePresentationSerializer(serializers.ModelSerializer):
@@ -61,14 +58,13 @@ class NaivePresentationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Presentation
         # The same fields, in the same order, as the API's list: the comparison is like for like.
-        fields = PresentationSerializer.Meta.fields
+        fields = api_serializers.PresentationSerializer.Meta.fields
 
     def _latest_visit(self, presentation):
         return presentation.visits.order_by("-seen_on", "-pk").first()
 
     def get_current_rung(self, presentation):
-        step = ladder.highest_step(presentation.treatments.all())
-        return step / 10 if step else None
+        return ladder.rung_of_step(ladder.highest_step(presentation.treatments.all()))
 
     def get_current_rung_label(self, presentation):
         return ladder.rung_label(ladder.highest_step(presentation.treatments.all()))
@@ -86,7 +82,7 @@ class NaivePresentationSerializer(serializers.ModelSerializer):
         return visit.pain_rest if visit else None
 
     def get_recommendation(self, presentation):
-        return _recommendation_json(presentation.recommendation())
+        return api_serializers.RecommendationSerializer(presentation.recommendation()).data
 
 
 class NaivePresentationViewSet(viewsets.ReadOnlyModelViewSet):
@@ -95,18 +91,6 @@ class NaivePresentationViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.scope(Presentation.objects.order_by("-pk"), self.request.user)
-
-
-def _recommendation_json(rec: ladder.Recommendation) -> dict:
-    return {
-        "action": rec.action.value,
-        "summary": rec.summary,
-        "reason": rec.reason,
-        "target_rung": rec.target_rung,
-        "worsening": rec.worsening,
-        "stalled": rec.stalled,
-        "trial_ends_on": rec.trial_ends_on.isoformat() if rec.trial_ends_on else None,
-    }
 
 
 # --- floor --------------------------------------------------------------------------------------
@@ -204,7 +188,7 @@ def _floor_presentation(row: tuple, today_by_zone: dict) -> dict:
         "icd10_code": icd10,
         "status": status,
         "notes": notes,
-        "current_rung": step / 10 if step else None,
+        "current_rung": ladder.rung_of_step(step),
         "current_rung_label": ladder.rung_label(step),
         "last_visit_on": latest and latest.seen_on.isoformat(),
         "latest_pain_walking": latest and latest.pain_walking,
@@ -213,7 +197,7 @@ def _floor_presentation(row: tuple, today_by_zone: dict) -> dict:
             {
                 "id": t.pk,
                 "kind": t.kind,
-                "rung": ladder.step_of(t.kind) / 10,
+                "rung": ladder.rung_of(t.kind),
                 "started_on": t.started_on.isoformat(),
                 "ended_on": t.ended_on and t.ended_on.isoformat(),
                 "response": t.response,
@@ -221,7 +205,7 @@ def _floor_presentation(row: tuple, today_by_zone: dict) -> dict:
             }
             for t in treatments
         ],
-        "recommendation": _recommendation_json(
+        "recommendation": api_serializers.recommendation_data(
             ladder.recommend(treatments=treatments, visits=visits, today=today_by_zone[zone], closed=status != "active")
         ),
         "created_at": _stamp(created),

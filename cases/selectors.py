@@ -12,7 +12,7 @@ from django.db.models import Prefetch, QuerySet
 
 from . import ladder
 from .choices import PresentationStatus, Role
-from .models import Clinic, Presentation, Treatment, Visit
+from .models import Clinic, Complication, Presentation, Treatment, Visit
 from .scoping import clinic_id_of, clinic_roles, patient_id_of  # noqa: F401  (part of the read API)
 
 WRITE_ROLES = frozenset({Role.PODIATRIST, Role.CLINIC_ADMIN})
@@ -342,3 +342,76 @@ def progression_review(
     # Stable sorts: the query's patient order breaks ties.
     shown.sort(key=_sort_key(filters.sort), reverse=filters.sort.startswith("-"))
     return ProgressionReview(shown, filters=filters, errors=errors, clinicians=clinicians, total=len(entries))
+
+
+class TimelineEventKind(StrEnum):
+    # In this order on the same day: a treatment starts at the visit that decided it, and ends last.
+    TREATMENT_STARTED = "treatment_started"
+    VISIT = "visit"
+    RESPONSE_ASSESSED = "response_assessed"
+    COMPLICATION = "complication"
+    TREATMENT_ENDED = "treatment_ended"
+
+
+_SAME_DAY_ORDER = {kind: position for position, kind in enumerate(TimelineEventKind)}
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    date: datetime.date
+    event: TimelineEventKind
+    id: int
+    summary: str
+
+
+@dataclass(frozen=True)
+class PainPoint:
+    date: datetime.date
+    pain_walking: int
+    pain_rest: int
+
+
+@dataclass(frozen=True)
+class Timeline:
+    presentation_id: int
+    events: list[TimelineEvent]
+    pain_trajectory: list[PainPoint]
+
+
+def presentation_timeline(presentation: Presentation) -> Timeline:
+    """A presentation's visits, treatments (start, response, end) and complications in date order, in three queries.
+
+    The pain trajectory is the visits' walking and rest pain, in the order they were seen.
+    """
+    visits = list(presentation.visits.order_by("seen_on", "pk"))
+    treatments = presentation.treatments.order_by("started_on", "pk").prefetch_related(
+        Prefetch("complications", queryset=Complication.objects.order_by("occurred_on", "pk"))
+    )
+    events = [
+        TimelineEvent(
+            v.seen_on, TimelineEventKind.VISIT, v.pk, f"Pain {v.pain_walking}/10 walking, {v.pain_rest}/10 at rest"
+        )
+        for v in visits
+    ]
+    for t in treatments:
+        label = t.get_kind_display()
+        events.append(TimelineEvent(t.started_on, TimelineEventKind.TREATMENT_STARTED, t.pk, f"{label} started"))
+        if t.response_assessed_on:
+            response = t.get_response_display().lower()
+            events.append(
+                TimelineEvent(t.response_assessed_on, TimelineEventKind.RESPONSE_ASSESSED, t.pk, f"{label}: {response}")
+            )
+        if t.ended_on:
+            events.append(TimelineEvent(t.ended_on, TimelineEventKind.TREATMENT_ENDED, t.pk, f"{label} ended"))
+        events.extend(
+            TimelineEvent(
+                c.occurred_on, TimelineEventKind.COMPLICATION, c.pk, f"{c.get_kind_display()} after {label.lower()}"
+            )
+            for c in t.complications.all()
+        )
+    events.sort(key=lambda e: (e.date, _SAME_DAY_ORDER[e.event], e.id))
+    return Timeline(
+        presentation_id=presentation.pk,
+        events=events,
+        pain_trajectory=[PainPoint(v.seen_on, v.pain_walking, v.pain_rest) for v in visits],
+    )

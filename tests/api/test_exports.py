@@ -41,7 +41,8 @@ def test_the_export_has_one_row_per_presentation_of_the_callers_clinics(
 
     assert len(rows) == 3
     assert {row["clinic_id"] for row in rows} == {str(clinic.pk)}
-    assert rows[0]["current_rung"] == "1.0" and rows[0]["latest_pain_walking"] == "5"
+    assert rows[0]["current_rung"] == "1" and rows[0]["latest_pain_walking"] == "5"
+    assert rows[0]["current_rung_label"] == "1 · footwear modification"
     assert "given_name" not in rows[0] and "phone" not in rows[0]
 
 

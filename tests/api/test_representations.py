@@ -1,27 +1,35 @@
-"""The hand-built presentation JSON equals what the declared serializer fields give, for every shape of record."""
+"""One output definition per resource: the compiled writer gives exactly what DRF's walk of the declared fields does."""
 
 import datetime
 import json
 from decimal import Decimal
 
 import pytest
+from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from api.representations import attach_facts
-from api.serializers import PresentationSerializer
-from api.views import PresentationViewSet
+from api import representations
+from api import serializers as api_serializers
+from api.views import ComplicationViewSet, PatientViewSet, PresentationViewSet, TreatmentViewSet, VisitViewSet
+from cases import ladder
 from cases.choices import PresentationStatus, Response
-from cases.models import Presentation
 from cases.selectors import scope
-from tests.factories import PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
+from tests.factories import ComplicationFactory, PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 
 pytestmark = pytest.mark.django_db
 
 D = datetime.date
+VIEWSETS = {
+    "patients": PatientViewSet,
+    "presentations": PresentationViewSet,
+    "visits": VisitViewSet,
+    "treatments": TreatmentViewSet,
+    "complications": ComplicationViewSet,
+}
 
 
 def as_json(value):
-    return json.loads(json.dumps(value))
+    return json.loads(json.dumps(value, default=str))
 
 
 @pytest.fixture
@@ -32,7 +40,7 @@ def records(clinic, podiatrist):
     )
     VisitFactory(presentation=imaged, clinician=podiatrist, seen_on=D(2026, 1, 5), pain_walking=7, pain_rest=2)
     VisitFactory(presentation=imaged, clinician=podiatrist, seen_on=D(2026, 2, 16), pain_walking=4)
-    TreatmentFactory(
+    footwear = TreatmentFactory(
         presentation=imaged,
         clinician=podiatrist,
         started_on=D(2026, 1, 5),
@@ -46,6 +54,7 @@ def records(clinic, podiatrist):
         orthosis_type="custom_orthosis",
         started_on=D(2026, 2, 16),
     )
+    ComplicationFactory(treatment=footwear, kind="other", notes="blister")
     closed = PresentationFactory(
         patient=PatientFactory(clinic=clinic),
         status=PresentationStatus.CLOSED,
@@ -56,51 +65,78 @@ def records(clinic, podiatrist):
     return [bare, imaged, closed]
 
 
-def test_the_hand_built_json_equals_the_declared_fields_for_every_presentation(records, podiatrist):
-    request = APIRequestFactory().get("/api/v1/presentations/")
-    request.user = podiatrist
-    view = PresentationViewSet(request=request, format_kwarg=None, action="retrieve")
-    serializer = PresentationSerializer(context={"request": request})
-    annotated = list(scope(view.base_queryset(summary=True), podiatrist).order_by("pk"))
-    prefetched_only = list(scope(view.base_queryset(summary=False), podiatrist).order_by("pk"))
-
-    for with_summary, without in zip(annotated, prefetched_only, strict=True):
-        declared = as_json(serializer.declared_representation(with_summary))
-        assert as_json(serializer.to_representation(with_summary)) == declared
-        assert as_json(serializer.to_representation(without)) == declared
-    assert [len(serializer.to_representation(p)["treatments"]) for p in annotated] == [0, 2, 1]
+def drf_walk(serializer, instance, monkeypatch):
+    """What DRF's own ``Serializer.to_representation`` makes of the declared fields, nested ones included."""
+    with monkeypatch.context() as patched:
+        patched.delattr(representations.CompiledOutput, "to_representation")
+        return serializer.to_representation(instance)
 
 
-def test_a_page_built_from_attached_plain_rows_equals_the_declared_fields_without_a_lookup(
-    records, podiatrist, django_assert_num_queries
-):
-    request = APIRequestFactory().get("/api/v1/presentations/")
-    request.user = podiatrist
-    view = PresentationViewSet(request=request, format_kwarg=None, action="retrieve")
-    serializer = PresentationSerializer(context={"request": request})
-    prefetched = list(scope(view.base_queryset(summary=True), podiatrist).order_by("pk"))
-    page = list(scope(Presentation.objects.select_related("patient__clinic"), podiatrist).order_by("pk"))
+def serializer_and_rows(resource, user, **query):
+    request = Request(APIRequestFactory().get(f"/api/v1/{resource}/", query))
+    request.user = user
+    view = VIEWSETS[resource](request=request, format_kwarg=None, action="list", kwargs={})
+    serializer = view.get_serializer()
+    return serializer, list(scope(view.base_queryset(), user).order_by("pk"))
+
+
+@pytest.mark.parametrize("resource", sorted(VIEWSETS))
+def test_the_compiled_output_equals_drfs_walk_of_the_declared_fields(records, podiatrist, monkeypatch, resource):
+    serializer, rows = serializer_and_rows(resource, podiatrist)
+    assert rows
+    if resource == "presentations":
+        representations.attach_facts(rows)
+
+    for row in rows:
+        assert as_json(serializer.to_representation(row)) == as_json(drf_walk(serializer, row, monkeypatch))
+
+
+def test_a_summary_annotated_in_sql_and_one_computed_from_the_rows_read_the_same(records, podiatrist):
+    plain_serializer, plain = serializer_and_rows("presentations", podiatrist)
+    annotated_serializer, annotated = serializer_and_rows("presentations", podiatrist, ordering="id")
+    assert not hasattr(plain[0], "current_step") and hasattr(annotated[0], "current_step")
+
+    with_rows = [as_json(plain_serializer.to_representation(p)) for p in plain]
+    with_sql = [as_json(annotated_serializer.to_representation(p)) for p in annotated]
+
+    assert with_rows == with_sql
+    assert [(row["current_rung"], row["latest_pain_walking"]) for row in with_rows] == [(None, None), (2, 4), (1, None)]
+
+
+def test_a_page_reads_its_facts_in_two_queries_and_its_output_in_none(records, podiatrist, django_assert_num_queries):
+    serializer, page = serializer_and_rows("presentations", podiatrist)
     with django_assert_num_queries(2):  # the page's treatments, then its visits
-        attach_facts(page)
+        representations.attach_facts(page)
 
     with django_assert_num_queries(0):
-        built = [as_json(serializer.to_representation(p)) for p in page]
-    assert built == [as_json(serializer.declared_representation(p)) for p in prefetched]
+        built = [serializer.to_representation(p) for p in page]
     assert [len(row["treatments"]) for row in built] == [0, 2, 1]
 
 
-def test_a_plain_page_leaves_the_summary_to_the_prefetched_rows_and_ordering_brings_it_back(api, records):
-    plain = api.get("/api/v1/presentations/").json()["results"]
-    ordered = api.get("/api/v1/presentations/?ordering=-id").json()["results"]
-    assert plain == ordered
-    assert {row["id"]: row["latest_pain_walking"] for row in plain}[records[1].pk] == 4
-
-
-def test_the_list_shows_each_presentations_treatments_in_ladder_order(api, records):
+def test_the_list_shows_each_presentations_treatments_in_ladder_order_with_public_rungs(api, records):
     body = api.get("/api/v1/presentations/").json()
     imaged = next(row for row in body["results"] if row["id"] == records[1].pk)
     assert [(t["kind"], t["rung"], t["response"]) for t in imaged["treatments"]] == [
-        ("footwear_modification", 1.0, "partial"),
-        ("orthosis", 2.0, "pending"),
+        ("footwear_modification", 1, "partial"),
+        ("orthosis", 2, "pending"),
     ]
+    assert (imaged["current_rung"], imaged["current_rung_label"]) == (2, "2 · orthosis")
     assert imaged["size_mm"] == "5.0"
+
+
+def test_timestamps_are_written_by_drfs_datetime_field(api, records):
+    body = api.get(f"/api/v1/presentations/{records[0].pk}/").json()
+    records[0].refresh_from_db()
+    assert body["created_at"] == api_serializers.serializers.DateTimeField().to_representation(records[0].created_at)
+
+
+def test_the_recommendation_has_one_json_form_in_the_list_the_detail_and_next_step(api, records):
+    imaged = records[1]
+    listed = next(row for row in api.get("/api/v1/presentations/").json()["results"] if row["id"] == imaged.pk)
+    detail = api.get(f"/api/v1/presentations/{imaged.pk}/").json()
+    next_step = api.get(f"/api/v1/presentations/{imaged.pk}/next-step/").json()
+
+    assert listed["recommendation"] == detail["recommendation"] == next_step
+    expected = api_serializers.recommendation_data(imaged.recommendation())
+    assert next_step == as_json(expected)
+    assert next_step["target_rung"] == ladder.rung_of_step(imaged.recommendation().target_step)

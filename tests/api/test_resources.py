@@ -334,7 +334,9 @@ def _another_parent(case: Case, resource: str, other_clinic) -> models.Model:
 
 
 @pytest.mark.parametrize("resource", RESOURCES)
-def test_the_parent_of_a_record_cannot_be_changed(bearer, podiatrist, other_clinic, case, resource):
+def test_moving_a_record_to_another_parent_answers_400_naming_the_parent(
+    bearer, podiatrist, other_clinic, case, resource
+):
     # Writing in both clinics, so that even a move between clinics would be allowed if it were possible.
     MembershipFactory(user=podiatrist, clinic=other_clinic, role=Role.PODIATRIST)
     client = bearer(podiatrist)
@@ -347,10 +349,22 @@ def test_the_parent_of_a_record_cannot_be_changed(bearer, podiatrist, other_clin
     replaced = client.put(case.url(resource), {**client.get(case.url(resource)).json(), **move}, format="json")
 
     for response in (patched, replaced):
-        assert response.status_code == 200, response.content
-        assert response.json()[parent_field] == original_parent
+        message = " ".join(assert_problem(response, 400)["errors"][parent_field])
+        assert f"cannot move to another {parent_field}" in message
     record.refresh_from_db()
     assert getattr(record, f"{parent_field}_id") == original_parent
+    assert etag_for(record) == etag_for(case.record(resource))
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_sending_the_same_parent_back_is_accepted(api, case, resource):
+    parent_field = SPECS[resource].parent
+    same = {parent_field: getattr(case.record(resource), f"{parent_field}_id"), **SPECS[resource].change(case)}
+
+    response = api.patch(case.url(resource), same, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()[parent_field] == same[parent_field]
 
 
 # Patients
@@ -658,7 +672,8 @@ def test_presentations_filter_by_clinician_of_a_visit_or_treatment(
 def test_presentations_order_by_first_seen_and_current_rung(api, ladder_positions):
     climbed = [ladder_positions[rung].pk for rung in (1, 2, 3, 3.5, 4)]
 
-    by_rung = ids(api.get("/api/v1/presentations/", {"ordering": "current_step"}))
+    by_rung = ids(api.get("/api/v1/presentations/", {"ordering": "current_rung"}))
+    assert ids(api.get("/api/v1/presentations/", {"ordering": "current_step"})) == by_rung
     by_first_seen = ids(api.get("/api/v1/presentations/", {"ordering": "first_seen_on"}))
     newest_first = ids(api.get("/api/v1/presentations/", {"ordering": "-first_seen_on"}))
 
