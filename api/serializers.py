@@ -145,14 +145,11 @@ class ScopedRelatedField(StrictPrimaryKeyRelatedField):
 
 
 class ClinicianField(StrictPrimaryKeyRelatedField):
-    """A clinician who works (podiatrist or clinic admin) in one of the caller's writable clinics."""
+    """A treating clinician (``selectors.treating_clinicians``) of one of the caller's writable clinics; the
+    service then checks they work in the record's own clinic."""
 
     def get_queryset(self):
-        clinic_ids = _writable_clinic_ids(self.context["request"])
-        users = User.objects.filter(is_active=True)
-        if clinic_ids is None:
-            return users
-        return users.filter(memberships__clinic__in=clinic_ids, memberships__role__in=selectors.WRITE_ROLES).distinct()
+        return selectors.treating_clinicians(clinic_ids=_writable_clinic_ids(self.context["request"]))
 
 
 UNKNOWN_FIELD = "Not a field of this record{hint}."
@@ -293,6 +290,17 @@ class PatientSummarySerializer(CompiledOutput, serializers.ModelSerializer):
         fields = ["id", "mrn", "given_name", "family_name", "birth_date", "sex"]
 
 
+class WorseningFindingSerializer(serializers.Serializer):
+    """One measurement behind a worsening flag: rest pain at a visit, or walking pain between two visits."""
+
+    measure = serializers.CharField(help_text="pain_rest or pain_walking.")
+    seen_on = serializers.DateField()
+    value = serializers.IntegerField()
+    previous_seen_on = serializers.DateField(allow_null=True)
+    previous_value = serializers.IntegerField(allow_null=True)
+    text = serializers.CharField(help_text="As the reason quotes it, e.g. 'rest pain 2/10 at the visit of 8 Nov 2026'.")
+
+
 class RecommendationSerializer(CompiledOutput, serializers.Serializer):
     """The treatment ladder's recommended next step, with the reason."""
 
@@ -305,7 +313,17 @@ class RecommendationSerializer(CompiledOutput, serializers.Serializer):
         source="target_step", allow_null=True, help_text="The rung to move to, when escalating or considering surgery."
     )
     worsening = serializers.BooleanField(help_text="Rest pain, or walking pain rising between visits.")
+    worsening_evidence = WorseningFindingSerializer(
+        many=True, help_text="The measurements that flag the case as worsening (empty when it is not)."
+    )
     stalled = serializers.BooleanField(help_text="The trial has ended with no response recorded.")
+    lost_to_follow_up = serializers.BooleanField(
+        help_text="The trial has ended and nobody has seen the patient for LADDER_LOST_TO_FOLLOW_UP_WEEKS: review."
+    )
+    revision = serializers.BooleanField(
+        help_text="After a neurectomy without complete relief: consider revision surgery."
+    )
+    last_seen_on = serializers.DateField(allow_null=True, help_text="The last visit, treatment start or assessment.")
     trial_ends_on = serializers.DateField(allow_null=True)
 
 
@@ -537,6 +555,9 @@ class OutcomeReportQuerySerializer(serializers.Serializer):
     sex = serializers.ChoiceField(choices=Sex.choices, required=False)
     age_band = serializers.ChoiceField(
         choices=list(reports.AGE_BANDS), required=False, help_text="Age at the treatment's start."
+    )
+    rung = serializers.ChoiceField(
+        choices=ladder.RUNG_CHOICES, required=False, help_text="1–4, 3.5 for the alternatives: only that rung's rows."
     )
 
     def validate_clinic(self, clinic_id: int) -> int:

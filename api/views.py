@@ -332,6 +332,7 @@ class OutcomeReportView(views.APIView):
                 interspace=chosen.get("interspace"),
                 sex=chosen.get("sex"),
                 age_band=chosen.get("age_band"),
+                rung=chosen.get("rung"),
             )
         filters_applied = {name: str(value) for name, value in chosen.items()}
         # Aggregates over many patients, none identified: recorded as a view of the report, with no patient.

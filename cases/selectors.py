@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -52,21 +52,20 @@ def is_clinic_admin(user) -> bool:
     return getattr(user, "is_superuser", False) or Role.CLINIC_ADMIN in clinic_roles(user).values()
 
 
-def treating_clinicians(*, clinic_id: int, presentation: Presentation | None = None) -> QuerySet:
-    """Who may be recorded as a record's treating clinician: the clinic's active podiatrists and clinic admins.
+def treating_clinicians(*, clinic_ids: Iterable[int] | None, presentation: Presentation | None = None) -> QuerySet:
+    """Who may be recorded as a record's treating clinician: the active podiatrists and clinic admins of its clinic.
 
-    Reviewers read only, and a user outside the clinic (a superuser included) treats nobody there. On an
+    Reviewers read only, and a user outside the clinic (a superuser included) treats nobody there. Before the
+    record's clinic is known, ``clinic_ids`` are the clinics the caller writes in (None: every clinic). On an
     existing presentation, whoever is already recorded on it stays valid after leaving the clinic, so a staff
     change never blocks correcting an old visit or treatment. The admin's choices, the API's field and the
     services' check all ask this one question.
     """
     from django.contrib.auth import get_user_model
 
-    members = models.Q(
-        is_active=True,
-        memberships__clinic_id=clinic_id,
-        memberships__role__in=WRITE_ROLES,
-    )
+    members = models.Q(is_active=True, memberships__role__in=WRITE_ROLES)
+    if clinic_ids is not None:
+        members &= models.Q(memberships__clinic_id__in=list(clinic_ids))
     if presentation is not None and presentation.pk is not None:
         members |= models.Q(pk__in=Visit.objects.filter(presentation=presentation).values("clinician"))
         members |= models.Q(pk__in=Treatment.objects.filter(presentation=presentation).values("clinician"))

@@ -50,7 +50,7 @@ def _check_clinician(presentation: Presentation, clinician, *, current=None) -> 
         return
     clinic_id = presentation.patient.clinic_id
     if (
-        not selectors.treating_clinicians(clinic_id=clinic_id, presentation=presentation)
+        not selectors.treating_clinicians(clinic_ids=[clinic_id], presentation=presentation)
         .filter(pk=clinician.pk)
         .exists()
     ):

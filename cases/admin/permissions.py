@@ -27,16 +27,12 @@ User = get_user_model()
 def _narrow_clinician_choices(form_class: type[forms.BaseForm], presentation: Presentation) -> None:
     field = form_class.base_fields.get("clinician")
     if field is not None:
-        field.queryset = treating_clinicians(clinic_id=clinic_id_of(presentation), presentation=presentation)
+        field.queryset = treating_clinicians(clinic_ids=[clinic_id_of(presentation)], presentation=presentation)
 
 
 def _writable_clinicians(user) -> QuerySet:
     """Clinician choices before the record's clinic is known: who treats in any clinic the user writes in."""
-    writable = clinic_ids_for(user, roles=WRITE_ROLES)
-    members = User.objects.filter(is_active=True, memberships__role__in=WRITE_ROLES)
-    if writable is not None:
-        members = members.filter(memberships__clinic_id__in=writable)
-    return members.distinct().order_by("last_name", "first_name", "username")
+    return treating_clinicians(clinic_ids=clinic_ids_for(user, roles=WRITE_ROLES))
 
 
 class ClinicRolePermissions:

@@ -16,6 +16,7 @@ from tests.factories import (
     PatientFactory,
     PresentationFactory,
     TreatmentFactory,
+    UserFactory,
     VisitFactory,
 )
 
@@ -290,3 +291,25 @@ def test_the_schema_takes_a_decimal_as_a_string_or_a_number_and_writes_it_as_a_s
     sent = components["PresentationRequest"]["properties"]["size_mm"]
     assert [choice["type"] for choice in sent["oneOf"]] == ["string", "number"]
     assert components["Presentation"]["properties"]["size_mm"]["type"] == "string"
+
+
+# Who may be a treating clinician: the API offered any active user to a superuser, even one in no clinic.
+
+
+@pytest.mark.parametrize("who", ["reviewer", "outsider"])
+def test_a_visit_naming_a_reviewer_or_an_outsider_as_clinician_is_refused_on_that_field(
+    bearer, superuser, reviewer, presentation, who
+):
+    clinician = reviewer if who == "reviewer" else UserFactory(username="no-clinic")
+
+    response = bearer(superuser).post("/api/v1/visits/", a_visit(presentation, clinician=clinician.pk), format="json")
+
+    assert list(assert_problem(response, 400)["errors"]) == ["clinician"]
+    assert not Visit.objects.filter(presentation=presentation).exists()
+
+
+def test_a_superuser_records_a_visit_in_the_name_of_the_clinics_podiatrist(bearer, superuser, podiatrist, presentation):
+    response = bearer(superuser).post("/api/v1/visits/", a_visit(presentation, clinician=podiatrist.pk), format="json")
+
+    assert response.status_code == 201, response.content
+    assert Visit.objects.get(pk=response.json()["id"]).clinician == podiatrist

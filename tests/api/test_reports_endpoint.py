@@ -115,14 +115,6 @@ def test_report_query_count_does_not_grow_with_the_data(api, clinic, podiatrist,
         assert api.get(URL).status_code == 200
 
 
-# Needs the lead's change in api/serializers.py (OutcomeRowSerializer reads the row's rung and rung_label;
-# OutcomeReportQuerySerializer takes ``rung``) and api/views.py (passes ``rung`` to outcome_report).
-NEEDS_REPORT_RUNG_API = pytest.mark.xfail(
-    strict=True, reason="api/ must read OutcomeRow.rung/rung_label and pass ?rung= to reports.outcome_report"
-)
-
-
-@NEEDS_REPORT_RUNG_API
 def test_each_row_gives_the_public_rung_number_and_its_label(api):
     rows = api.get(URL).json()["rows"]
 
@@ -134,7 +126,6 @@ def test_each_row_gives_the_public_rung_number_and_its_label(api):
     ]
 
 
-@NEEDS_REPORT_RUNG_API
 def test_rung_two_means_orthosis_in_the_report_as_everywhere(api, clinic, podiatrist):
     footwear_case(clinic, podiatrist)
 

@@ -565,9 +565,28 @@ def test_next_step_answers_the_presentations_recommendation(api, case):
         "reason",
         "target_rung",
         "worsening",
+        "worsening_evidence",
         "stalled",
+        "lost_to_follow_up",
+        "revision",
+        "last_seen_on",
         "trial_ends_on",
     }
+
+
+def test_next_step_cites_the_measurement_that_makes_a_case_worsening(api, case, podiatrist):
+    VisitFactory(presentation=case.presentation, seen_on=case.first_seen_on + 13 * WEEK, pain_walking=6, pain_rest=2)
+
+    advice = api.get(f"{case.url('presentations')}next-step/").json()
+
+    assert advice["worsening"] is True
+    [finding] = advice["worsening_evidence"]
+    assert (finding["measure"], finding["value"], finding["seen_on"]) == (
+        "pain_rest",
+        2,
+        str(case.first_seen_on + 13 * WEEK),
+    )
+    assert finding["text"] in advice["reason"]
 
 
 def test_timeline_lists_visits_treatments_and_complications_in_date_order(api, case):
