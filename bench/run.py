@@ -1,10 +1,13 @@
 """`make bench`: build the benchmark database from scratch, serve it with gunicorn, load it with wrk, write the table.
 
-Steps: (re)create the PostgreSQL database, migrate, bulk-load the network (timed), VACUUM ANALYZE,
-issue tokens, then for each scenario start gunicorn afresh (production settings plus ``bench.urls``),
-read the queries one request makes (``X-Bench-Queries``), drive it with wrk over loopback, and read
-the workers' peak resident memory (VmHWM). The outcome report is also timed in-process against the
-best hand-written SQL for the same figures. Results go to ``bench/results/latest.md`` and ``.json``.
+Steps: refuse a busy machine (load average above the core count) unless ``--force``; (re)create the
+PostgreSQL database, migrate, bulk-load the network (timed), VACUUM ANALYZE, issue tokens, then for
+each scenario start gunicorn afresh (production settings plus ``bench.urls``) on a socket the run
+holds on a free port, read the queries one request makes (``X-Bench-Queries``), drive it with wrk
+over loopback, and read the workers' peak resident memory (VmHWM). Then writers and readers at once
+(``bench.concurrency``), the full walk and the export at the benchmark size and at each larger
+``--memory-scales`` size in a database of its own (``bench.memory``), and the outcome report timed
+in-process against the best hand-written SQL. Results go to ``bench/results/latest.md`` and ``.json``.
 
 Run ``python -m bench.run --help`` for the options; ``make bench`` uses the defaults.
 """
@@ -13,15 +16,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import http.client
 import json
 import os
 import platform
-import secrets
 import shutil
-import signal
-import statistics
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -29,67 +27,52 @@ from pathlib import Path
 
 import psycopg
 
-ROOT = Path(__file__).resolve().parent.parent
+from . import concurrency, guard, memory
+from .server import ROOT, Gunicorn, django_env, listen, manage
+
 RESULTS = ROOT / "bench" / "results"
-WRK_SCRIPTS = ROOT / "bench" / "wrk"
-GENERATED = RESULTS / "generated.json"
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/neuroma_bench"
-HOST, PORT = "127.0.0.1", 8765
 
 
-def _env(args) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "DJANGO_SETTINGS_MODULE": "bench.settings",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(50),
-        "DJANGO_DEBUG": "0",
-        "DJANGO_ALLOWED_HOSTS": HOST,
-        # The load generator is one caller hammering the API: production's per-token budget would 429 it.
-        "API_RATE_PER_CALLER": "100000000/min",
-        "DJANGO_LOG_LEVEL": "WARNING",
-        # TLS ends at the load balancer in production; the bench speaks plain HTTP on loopback and says
-        # so the way a balancer does, so the HTTPS redirect and HSTS settings stay as deployed.
-        "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
-    }
+def _generated_file(database_url: str) -> Path:
+    """Where the generator's timing for this database is kept, for runs that --reuse it."""
+    name = urllib.parse.urlparse(database_url).path.lstrip("/")
+    return RESULTS / ("generated.json" if name == "neuroma_bench" else f"generated-{name}.json")
 
 
-def _manage(args, *command: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=_env(args), check=True)  # noqa: S603
-
-
-def prepare_database(args) -> dict | None:
+def prepare_database(database_url: str, presentations: int, *, reuse: bool) -> dict | None:
     """Create (or re-create) the database and load it; returns how long the generator took (None if unknown)."""
-    parsed = urllib.parse.urlparse(args.database_url)
+    parsed = urllib.parse.urlparse(database_url)
     name = parsed.path.lstrip("/")
     admin_url = parsed._replace(path="/postgres").geturl()
     with psycopg.connect(admin_url, autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists and not args.reuse:
+        if exists and not reuse:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             exists = None
         if not exists:
             admin.execute(f'CREATE DATABASE "{name}"')
-    _manage(args, "migrate", "--noinput", "-v0")
-    with psycopg.connect(args.database_url) as db:
+    manage(database_url, "migrate", "--noinput", "-v0")
+    generated_file = _generated_file(database_url)
+    with psycopg.connect(database_url) as db:
         loaded = db.execute("SELECT count(*) FROM cases_presentation").fetchone()[0]
     if loaded:
-        print(f"Reusing the {loaded:,} presentations already loaded.")
-        return json.loads(GENERATED.read_text()) if GENERATED.exists() else None
+        print(f"Reusing the {loaded:,} presentations already loaded in {name}.")
+        return json.loads(generated_file.read_text()) if generated_file.exists() else None
     load_average = os.getloadavg()
     started = time.monotonic()
-    _manage(args, "generate_network", "--presentations", str(args.presentations))
+    manage(database_url, "generate_network", "--presentations", str(presentations))
     seconds = time.monotonic() - started
-    with psycopg.connect(args.database_url, autocommit=True) as db:
+    with psycopg.connect(database_url, autocommit=True) as db:
         db.execute("VACUUM ANALYZE")
-    generated = {"seconds": round(seconds, 1), "load_average_before": load_average}
+    generated = {"seconds": round(seconds, 1), "load_average_before": load_average, "presentations": presentations}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    GENERATED.write_text(json.dumps(generated) + "\n")  # kept for runs that --reuse this database
+    generated_file.write_text(json.dumps(generated) + "\n")
     return generated
 
 
 def django_setup(args) -> None:
-    os.environ.update(_env(args))
+    os.environ.update(django_env(args.database_url))
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -102,19 +85,25 @@ def fixtures() -> dict:
     from django.db.models import Count
 
     from api.models import ApiToken, TokenScope
+    from bench.token import root_token
     from cases.models import Presentation
 
     user_model = get_user_model()
-    root, _ = user_model.objects.get_or_create(username="bench-root", defaults={"is_superuser": True})
     podiatrist = user_model.objects.get(username="network-1-podiatrist-1")
-    _, root_token = ApiToken.issue(user=root, name="benchmark", scope=TokenScope.READ_WRITE, days=1)
+    # The concurrency scenario's readers are a colleague in the same clinic: another caller, the same data.
+    colleague = user_model.objects.get(username="network-1-podiatrist-2")
     _, podiatrist_token = ApiToken.issue(user=podiatrist, name="benchmark", scope=TokenScope.READ_WRITE, days=1)
+    _, reader_token = ApiToken.issue(user=colleague, name="benchmark", scope=TokenScope.READ, days=1)
     clinic_one = Presentation.objects.filter(patient__clinic__slug="network-1")
     long_one = clinic_one.annotate(visit_count=Count("visits")).filter(visit_count__gte=100).order_by("pk").first()
-    writable = list(clinic_one.filter(status="active").order_by("-pk").values_list("pk", flat=True)[:500])
+    # The timeline's presentation is left out, so that its visit count stays the same on --reuse runs.
+    writable = list(
+        clinic_one.filter(status="active").exclude(pk=long_one.pk).order_by("-pk").values_list("pk", flat=True)[:500]
+    )
     return {
-        "root_token": root_token,
+        "root_token": root_token(),
         "podiatrist_token": podiatrist_token,
+        "reader_token": reader_token,
         "timeline_presentation": long_one.pk,
         "timeline_visits": long_one.visit_count,
         "clinic_presentations": clinic_one.count(),
@@ -122,95 +111,6 @@ def fixtures() -> dict:
         "clinician": podiatrist.pk,
         "today": podiatrist.memberships.get().clinic.today().isoformat(),
     }
-
-
-class Gunicorn:
-    """A fresh gunicorn per scenario, so each one's peak memory is its own."""
-
-    def __init__(self, args) -> None:
-        self.args = args
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> Gunicorn:
-        command = [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "clinic.wsgi",
-            "--bind",
-            f"{HOST}:{PORT}",
-            "--workers",
-            str(self.args.workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(self.args.threads),
-            "--log-level",
-            "warning",
-        ]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=_env(self.args))  # noqa: S603 (our own argv)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                request("GET", "/api/schema/?format=json")
-                return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start")
-
-    def worker_pids(self) -> list[int]:
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        return [int(pid) for pid in children]
-
-    def memory_mb(self, field: str = "VmHWM") -> float:
-        """The largest ``field`` (VmHWM: peak resident, VmRSS: current) among the workers, in MB."""
-        peaks = []
-        for pid in self.worker_pids():
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    peaks.append(int(line.split()[1]) / 1024)
-        return max(peaks)
-
-    def __exit__(self, *exc) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
-
-
-def request(method: str, path: str, *, token: str | None = None, body: dict | None = None, count=False):
-    connection = http.client.HTTPConnection(HOST, PORT, timeout=120)
-    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    if count:
-        headers["X-Bench-Queries"] = "1"
-    connection.request(method, path, body=json.dumps(body) if body else None, headers=headers)
-    response = connection.getresponse()
-    payload = response.read()
-    connection.close()
-    if not 200 <= response.status < 300:
-        raise RuntimeError(f"{method} {path} answered {response.status}: {payload[:300]!r}")
-    return response, payload
-
-
-def queries_per_request(method: str, path: str, token: str, body: dict | None = None) -> int:
-    response, _ = request(method, path, token=token, body=body, count=True)
-    return int(response.headers["X-Bench-Queries"])
-
-
-def wrk(args, path: str, token: str, script: str = "get.lua", extra_env: dict | None = None, connections=None) -> dict:
-    env = {**os.environ, "BENCH_TOKEN": token, **(extra_env or {})}
-    command = [
-        "wrk",
-        f"-t{min(args.wrk_threads, connections or args.connections)}",  # wrk needs a connection per thread
-        f"-c{connections or args.connections}",
-        f"-d{args.duration}s",
-        "--timeout",
-        "30s",
-        "-s",
-        str(WRK_SCRIPTS / script),
-        f"http://{HOST}:{PORT}{path}",
-    ]
-    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    line = next(line for line in output.splitlines() if line.startswith("BENCH "))
-    return json.loads(line[len("BENCH ") :])
 
 
 def measure(
@@ -228,9 +128,9 @@ def measure(
     """One scenario under load; ``connections`` overrides the default (1 measures latency alone, for reports)."""
     with Gunicorn(args) as server:
         for _ in range(3):
-            request(method, path, token=token, body=body)  # warm every import and connection
-        queries = queries_per_request(method, path, token, body)
-        result = wrk(args, path, token, script, extra_env, connections)
+            server.request(method, path, token=token, body=body)  # warm every import and connection
+        queries = server.queries_per_request(method, path, token, body)
+        result = server.wrk(args, path, token, script, extra_env, connections)
         result.update(
             name=name,
             path=path,
@@ -246,68 +146,29 @@ def measure(
     return result
 
 
-def walk(args, name: str, path: str, token: str) -> dict:
-    """Follow ``next`` links from ``path`` to the end, as a nightly integration does, one request at a time."""
-    with Gunicorn(args) as server:
-        request("GET", path, token=token)
-        queries = queries_per_request("GET", path, token)
-        pages = rows = 0
-        latencies, rss = [], []
-        started = time.monotonic()
-        next_path = path
-        while next_path:
-            began = time.monotonic()
-            _, payload = request("GET", next_path, token=token)
-            latencies.append(time.monotonic() - began)
-            page = json.loads(payload)
-            pages, rows = pages + 1, rows + len(page["results"])
-            if pages % 100 == 1:
-                rss.append(server.memory_mb("VmRSS"))
-            next_url = page.get("next")
-            next_path = urllib.parse.urlsplit(next_url)._replace(scheme="", netloc="").geturl() if next_url else None
-        seconds = time.monotonic() - started
-        peak = server.memory_mb()
-    return {
-        "name": name,
-        "path": path,
-        "pages": pages,
-        "rows": rows,
-        "seconds": round(seconds, 1),
-        "rps": pages / seconds,
-        "rows_per_s": rows / seconds,
-        "p50_ms": round(statistics.median(latencies) * 1000, 1),
-        "p95_ms": round(statistics.quantiles(latencies, n=20)[18] * 1000, 1),
-        "queries": queries,
-        "peak_mb": round(peak, 1),
-        "rss_first_mb": round(rss[0], 1),
-        "rss_last_mb": round(rss[-1], 1),
-    }
+def _presentations(database_url: str) -> int:
+    with psycopg.connect(database_url) as db:
+        return db.execute("SELECT count(*) FROM cases_presentation").fetchone()[0]
 
 
-def stream(args, name: str, path: str, token: str) -> dict:
-    """Download a streamed export whole, timing it and reading the worker's memory before and after."""
-    with Gunicorn(args) as server:
-        before = server.memory_mb("VmRSS")
-        connection = http.client.HTTPConnection(HOST, PORT, timeout=600)
-        started = time.monotonic()
-        connection.request("GET", path, headers={"Authorization": f"Bearer {token}", "X-Forwarded-Proto": "https"})
-        response = connection.getresponse()
-        size = lines = 0
-        while chunk := response.read(1 << 16):
-            size += len(chunk)
-            lines += chunk.count(b"\n")
-        seconds = time.monotonic() - started
-        peak = server.memory_mb()
-    return {
-        "name": name,
-        "path": path,
-        "rows": lines - 1,
-        "megabytes": round(size / 1e6, 1),
-        "seconds": round(seconds, 1),
-        "rows_per_s": (lines - 1) / seconds,
-        "rss_before_mb": round(before, 1),
-        "peak_mb": round(peak, 1),
-    }
+def memory_at_scales(args, walks: list[dict]) -> dict:
+    """The walk and the export at each ``--memory-scales`` size; scale 1 is the run's own walk and export."""
+    # Counted, not assumed: a --reuse run may meet databases loaded at another size.
+    measurements = [{"scale": 1, "presentations": _presentations(args.database_url), "walks": walks}]
+    generators = {}
+    for scale in args.memory_scales:
+        if scale == 1:
+            continue
+        url = memory.scaled_url(args.database_url, scale)
+        print(f"Memory at {scale}x ({args.presentations * scale:,} presentations):")
+        generators[str(scale)] = prepare_database(url, args.presentations * scale, reuse=args.reuse)
+        walked = memory.walk_and_export(args, memory.root_token(url), url)
+        for result in walked:
+            print(f"  {result['name']}: {result['rows']:,} rows, peak {result['peak_mb']} MB")
+        measurements.append({"scale": scale, "presentations": _presentations(url), "walks": walked})
+    table = memory.memory_table(measurements)
+    print(f"  memory: {table['verdict']}")
+    return {**table, "generators": generators}
 
 
 def report_in_process(repeats: int = 5) -> dict:
@@ -362,19 +223,39 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
     parser.add_argument("--presentations", type=int, default=200_000)
-    parser.add_argument("--reuse", action="store_true", help="Keep an already loaded database.")
+    parser.add_argument("--reuse", action="store_true", help="Keep already loaded databases (both sizes).")
     parser.add_argument("--duration", type=int, default=15, help="Seconds of load per scenario.")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (processes).")
     parser.add_argument("--threads", type=int, default=2, help="Threads per gunicorn worker.")
-    parser.add_argument("--skip-walk", action="store_true", help="Leave out the full walk and the export.")
+    parser.add_argument("--skip-walk", action="store_true", help="Leave out the full walk, the export and memory.")
+    parser.add_argument(
+        "--memory-scales",
+        type=memory.parse_scales,
+        default=[1, 2],
+        help="Sizes, in multiples of --presentations, at which to measure the walk's and the export's peak "
+        "memory (default 1,2; each size above 1 is a database of its own, <name>_x<scale>; 1 alone skips it).",
+    )
+    parser.add_argument("--concurrency-duration", type=int, default=30, help="Seconds of writers and readers.")
+    parser.add_argument("--concurrency-connections", type=int, default=8, help="Connections per role.")
+    parser.add_argument("--skip-concurrency", action="store_true", help="Leave out writers and readers at once.")
+    parser.add_argument("--force", action="store_true", help="Run on a busy machine; the results say how busy it was.")
     parser.add_argument("--output", default=str(RESULTS / "latest"))
     args = parser.parse_args(argv)
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed: apt-get install wrk (make bench does it).")
+    load_average_before = os.getloadavg()
+    refusal = guard.busy_refusal(load_average_before[0], os.cpu_count())
+    if refusal and not args.force:
+        sys.exit(refusal)
+    busy = guard.busy_note(load_average_before[0]) if refusal else None
+    if busy:
+        print(f"Going on, {busy}: the results will say so.")
 
-    generated = prepare_database(args)
+    args.listener = listen()
+    print(f"Serving on {args.listener.getsockname()[0]}:{args.listener.getsockname()[1]}")
+    generated = prepare_database(args.database_url, args.presentations, reuse=args.reuse)
     django_setup(args)
     ids = fixtures()
     root, podiatrist = ids["root_token"], ids["podiatrist_token"]
@@ -411,23 +292,33 @@ def main(argv: list[str] | None = None) -> None:
             },
         ),
     ]
-    walks = []
-    if not args.skip_walk:
-        walks.append(walk(args, "walk all patients, 200 a page", "/api/v1/patients/?page_size=200", root))
-        walks.append(stream(args, "presentations CSV export, all clinics", "/api/v1/presentations/export/", root))
+    together = None if args.skip_concurrency else concurrency.writers_and_readers(args, ids)
+    walks = [] if args.skip_walk else memory.walk_and_export(args, root)
+    for walked in walks:
+        print(f"  {walked['name']}: {walked['rows']:,} rows in {walked['seconds']} s, peak {walked['peak_mb']} MB")
+    report = report_in_process()
+    # Last, because loading the larger network keeps both cores busy for minutes.
+    memory_table = memory_at_scales(args, walks) if walks and len(args.memory_scales) > 1 else None
     results = {
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "busy": busy,
         "machine": machine(args),
-        "load_average_before": os.getloadavg(),
-        "settings": {k: getattr(args, k) for k in ("duration", "connections", "wrk_threads", "workers", "threads")},
+        "load_average_before": load_average_before,
+        "settings": {
+            k: getattr(args, k)
+            for k in ("duration", "connections", "wrk_threads", "workers", "threads", "memory_scales")
+        },
         "dataset": dataset_counts(args),
         "generator": generated,
         "fixtures": {k: v for k, v in ids.items() if not k.endswith("token") and k != "writable_presentations"},
         "runs": runs,
+        "concurrency": together,
         "walks": walks,
-        "report_in_process": report_in_process(),
+        "memory": memory_table,
+        "report_in_process": report,
         "load_average_after": os.getloadavg(),
     }
+    args.listener.close()
     from bench.table import write_results
 
     write_results(results, Path(args.output))

@@ -24,6 +24,11 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Benchmark run {results['when']}",
         "",
+        *(
+            [f"**Warning: {results['busy']}** — the figures below share the cores with other work.", ""]
+            if results.get("busy")
+            else []
+        ),
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; PostgreSQL "
         f"{machine['postgresql']}, Python {machine['python']}. Load average before "
         f"{', '.join(f'{x:.2f}' for x in results['load_average_before'])}, after "
@@ -54,6 +59,8 @@ def markdown(results: dict) -> str:
                 f"| {walk['name']} | {walk['rows']:,} | {walk['seconds']} | {walk['rows_per_s']:.0f} | "
                 f"{walk.get('queries', '—')} | {start} → {end}, peak {walk['peak_mb']} |"
             )
+    lines += _concurrency(results.get("concurrency"))
+    lines += _memory(results.get("memory"))
     lines += [
         "",
         "| outcome report in-process | cases.reports ms | hand-written SQL ms | ratio | SQL without stored facts ms |",
@@ -66,6 +73,58 @@ def markdown(results: dict) -> str:
         )
     lines.append("")
     return "\n".join(lines)
+
+
+def _concurrency(together: dict | None) -> list[str]:
+    if not together:
+        return []
+    writers, readers = together["writers"], together["readers"]
+    lines = [
+        "",
+        f"Writers and readers at once, {together['connections_per_role']} connections each, {together['duration']} s:",
+        "",
+        "| role | requests | req/s | p50 ms | p95 ms | p99 ms | errors (non-2xx + socket) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for role, result in (
+        ("writers: create a visit (own Idempotency-Key)", writers),
+        ("readers: presentations list, 50 a page", readers),
+    ):
+        lines.append(
+            f"| {role} | {result['requests']:,} | {result['rps']:.0f} | {result['p50_ms']} | {result['p95_ms']} | "
+            f"{result['p99_ms']} | {result['errors']} |"
+        )
+    verdict = "; ".join(together["problems"]) or "no lost or duplicated write, no deadlock, no error"
+    lines += [
+        "",
+        f"In the database afterwards: {together['visits_gained']:,} visits gained for "
+        f"{together.get('server_201s', writers['created']):,} 201s sent by the server (its idempotency records), "
+        f"{writers['created']:,} of them counted by wrk and looked up by id "
+        f"({together.get('answered_after_wrk_stopped', 0)} answered after wrk stopped counting); "
+        f"{together['deadlocks']} deadlocks (`pg_stat_database`) — {verdict}.",
+    ]
+    return lines
+
+
+def _memory(table: dict | None) -> list[str]:
+    if not table:
+        return []
+    lines = [
+        "",
+        "| memory at each size | presentations | rows | peak worker RSS MB | ratio to 1x |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for row in table["rows"]:
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "—"
+        lines.append(
+            f"| {row['name']}, {row['scale']}x | {row['presentations']:,} | {row['rows']:,} | {row['peak_mb']} | "
+            f"{ratio} |"
+        )
+    lines += ["", f"Peak memory between the sizes: **{table['verdict']}**."]
+    for scale, generated in sorted(table.get("generators", {}).items()):
+        if generated:
+            lines.append(f"The {scale}x network loaded in {generated['seconds']} s.")
+    return lines
 
 
 def write_results(results: dict, output: Path) -> None:
