@@ -10,3 +10,6 @@ from clinic.settings import MIDDLEWARE
 ROOT_URLCONF = "bench.urls"
 # Counts queries only for requests that ask (X-Bench-Queries), so the load runs carry no overhead.
 MIDDLEWARE = ["bench.middleware.QueryCountMiddleware", *MIDDLEWARE]
+
+# The network generator's command (manage.py generate_network) lives with the benchmarks.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405

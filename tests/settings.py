@@ -11,6 +11,9 @@ os.environ["DJANGO_DEBUG"] = "0"
 
 from clinic.settings import *  # noqa: F403
 
+# The suite also tests the benchmark network generator, whose command lives in the bench app.
+INSTALLED_APPS = [*INSTALLED_APPS, "bench"]  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Django's test client signs in with authenticate() and no request, which django-axes refuses by design;

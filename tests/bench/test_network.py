@@ -7,7 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError
 
-from cases import network, outcomes
+from bench import network
+from cases import outcomes
 from cases.bulk import bulk_create_clinical
 from cases.models import Complication, Patient, Presentation, Treatment, TreatmentOutcome, Visit
 

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from cases import demo, network
+from bench import network
+from cases import demo
 
 
 class Command(BaseCommand):

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from . import demo, ladder, outcomes
-from .bulk import bulk_create_clinical
-from .choices import Foot, PresentationStatus, Relief, Response, Role, Sex, Symptom, TreatmentKind
-from .models import Clinic, Complication, Membership, Patient, Presentation, Treatment, TreatmentOutcome, Visit
+from cases import demo, ladder, outcomes
+from cases.bulk import bulk_create_clinical
+from cases.choices import Foot, PresentationStatus, Relief, Response, Role, Sex, Symptom, TreatmentKind
+from cases.models import Clinic, Complication, Membership, Patient, Presentation, Treatment, TreatmentOutcome, Visit
 
 DEFAULT_PRESENTATIONS = 200_000
 DEFAULT_CLINICS = 20
