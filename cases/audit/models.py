@@ -1,8 +1,8 @@
 """The audit event: one append-only row per read or write of patient data, and per sign-in attempt.
 
 A row says who (user and, for the API, which token), in which role and clinic, did what (view, list,
-create, update, archive, delete, export, login, login failure), through which door (API, admin, page,
-export, command), to which record and which patients, when, from which address and in which request.
+create, update, archive, delete, export, login, login failure), through which door (API, admin, page or
+command), to which record and which patients, when, from which address and in which request.
 It holds ids only — never a name, MRN or birth date — so the trail itself is not a second copy of the
 record. Rows are never changed or deleted: this model refuses both in Python, and on PostgreSQL a
 trigger (migration ``0004_audit_trail_and_change_history``) refuses ``UPDATE`` and ``DELETE`` from any path.
@@ -33,7 +33,6 @@ class AuditVia(models.TextChoices):
     API = "api", "REST API"
     ADMIN = "admin", "Admin"
     PAGE = "page", "Page"
-    EXPORT = "export", "Export"
     COMMAND = "command", "Management command"
 
 
