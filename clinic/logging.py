@@ -54,11 +54,14 @@ _PHONE = re.compile(r"(?<![\w.])(?:\+|00)?\(?\d(?:[\s().-]{0,2}\d){8,14}(?![\w])
 _MRN = re.compile(r"\b(?:MRN[\s:#-]*)?[A-Z]{1,5}-?\d{3,}\b|\bMRN[\s:#-]*\w+", re.IGNORECASE)
 # PostgreSQL's constraint messages quote the offending row: "Key (clinic_id, mrn)=(1, NS-1234) already exists."
 _ROW_VALUES = re.compile(r"\)=\([^)]*\)")
+# A follow-up link's token is a credential until it is used or expires: the path that carries it is logged without it.
+_FOLLOW_UP_TOKEN = re.compile(r"(?P<path>/follow-up/)[^/\s'\"?]+")
 
 
 def redact(text: str) -> str:
     """The text with query strings, PHI field values, e-mails, dates, phone numbers and MRN-like values removed."""
     text = _QUERY_STRING.sub(rf"\g<path>?{REDACTED}", text)
+    text = _FOLLOW_UP_TOKEN.sub(rf"\g<path>{REDACTED}", text)
     text = _ROW_VALUES.sub(f")=({REDACTED})", text)
     text = _KEY_VALUE.sub(rf"\g<key>{REDACTED}", text)
     text = _EMAIL.sub(REDACTED, text)

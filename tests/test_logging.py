@@ -94,6 +94,15 @@ def test_django_request_log_keeps_method_and_path_but_drops_the_query_string(api
     assert line["status_code"] == 404
 
 
+def test_a_follow_up_links_token_never_reaches_the_log(client, handler_output):
+    token = "fu_" + "Zx9" * 14  # the shape links.issue gives: a credential until used or expired
+    client.get(f"/follow-up/{token}/")
+
+    output = handler_output.getvalue()
+    assert token not in output
+    assert f"/follow-up/{REDACTED}/" in output
+
+
 def test_the_development_servers_request_line_is_logged_and_its_socket_is_not(handler_output):
     # django.server (runserver) passes the client's socket as ``request``; its repr holds the peer address.
     with socket.socket() as client:
