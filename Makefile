@@ -48,7 +48,12 @@ migrate: install .env | var
 seed: migrate
 	$(BIN)/python manage.py seed_demo --if-empty
 
+# The development server, and beside it the follow-up sender (in production a cron job or systemd timer runs
+# `manage.py send_follow_ups`; here it runs every minute and prints its e-mails to this console). Ctrl-C stops both.
+FOLLOW_UP_SEND_EVERY ?= 60
 run: seed
+	@$(BIN)/python manage.py send_follow_ups --every $(FOLLOW_UP_SEND_EVERY) & sender=$$!; \
+	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST)
 
 # pytest exits 5 when it collects no test; that is reported, not hidden, but is not a failure of the code.

@@ -224,3 +224,15 @@ def test_a_clinics_own_cadence_and_cap_are_used(clinic, clinician, smtp):
     start = timezone.now()
     sent = [services.follow_up_send_due(now=start + days * DAY).sent for days in (0, 3, 6, 9)]
     assert sent == [1, 1, 0, 0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("option", ["--every=0", "--batch-size=-3", "--every=soon"])
+def test_send_follow_ups_refuses_a_bad_option_by_name_and_sends_nothing(option):
+    from django.core.management.base import CommandError
+
+    from cases.followups.models import FollowUpMessage
+
+    with pytest.raises(CommandError, match=option.split("=")[0]):
+        call_command("send_follow_ups", option, stdout=io.StringIO())
+    assert not FollowUpMessage.objects.exists()

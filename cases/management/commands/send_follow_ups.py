@@ -2,23 +2,56 @@
 
 Idempotent (a message is sent once per due time, and nothing after completion or the window's close)
 and safe when two runs overlap (``cases.services.follow_up_send_due`` claims its rows). Failed sends
-are recorded and tried again on the next run. See docs/follow-ups.md.
+are recorded and tried again on the next run. ``--every N`` keeps running, one pass every N seconds,
+which is how ``make run`` serves the demo without a cron. See docs/follow-ups.md.
 """
 
-from django.core.management.base import BaseCommand
+import time
+
+from django.core.management.base import BaseCommand, CommandError
 
 from cases.audit import AuditVia, acting
 from cases.services import follow_up_send_due
+
+
+def _positive(option: str):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise CommandError(f"{option} takes a whole number, not {value!r}.") from None
+        if number < 1:
+            raise CommandError(f"{option} must be at least 1, not {number}.")
+        return number
+
+    return parse
 
 
 class Command(BaseCommand):
     help = "Send the follow-up messages (first messages and reminders) that are due now."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=int, default=None, help="Rows claimed per transaction.")
+        parser.add_argument("--batch-size", type=_positive("--batch-size"), default=None, help="Rows per transaction.")
+        parser.add_argument(
+            "--every",
+            type=_positive("--every"),
+            default=None,
+            metavar="SECONDS",
+            help="Keep running: one pass every SECONDS (for development; production runs it from a timer).",
+        )
 
-    def handle(self, *args, batch_size=None, **options):
-        with acting(via=AuditVia.COMMAND, label="send_follow_ups"):
+    def handle(self, *args, batch_size=None, every=None, **options):
+        while True:
+            self._send(batch_size)
+            if every is None:
+                return
+            try:
+                time.sleep(every)
+            except KeyboardInterrupt:
+                return
+
+    def _send(self, batch_size: int | None) -> None:
+        with acting(via=AuditVia.COMMAND, label="command:send_follow_ups"):
             result = follow_up_send_due(batch_size=batch_size)
         self.stdout.write(
             f"Follow-up messages: {result.sent} sent, {result.failed} failed (retried next run), "
