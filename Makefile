@@ -8,6 +8,8 @@ PYTEST_ARGS ?=
 # Both cores: the suite runs in half the time; each worker gets its own test database.
 PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
+# Follow-up links in the demo's messages point at the development server.
+export FOLLOW_UP_BASE_URL ?= http://$(HOST)
 
 .PHONY: bench wrk run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
 	security bandit deploy-check audit fuzz

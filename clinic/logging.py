@@ -113,6 +113,10 @@ class PhiFilter(logging.Filter):
     """On every handler: scrub the record, including what ``extra=`` added after it was made."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (record.exc_info or record.exc_text) and 400 <= (getattr(record, "status_code", None) or 0) < 500:
+            # Django attaches the PermissionDenied (or similar) to its 4xx warning: a refusal the product meant,
+            # not a fault. The warning line names it; a traceback per refused request only buries real errors.
+            record.exc_info, record.exc_text = None, None
         scrub(record)
         request = getattr(record, "request", None)
         if request is not None:

@@ -165,3 +165,16 @@ def test_redaction_leaves_ids_paths_and_measurements_alone(text):
 def test_a_bare_name_in_free_text_is_not_caught_which_is_why_nothing_logs_names():
     # Documented limit (docs/security.md): only names in a named field, a record or a dict are removed.
     assert "Ashworth" in redact("Ashworth called about the appointment")
+
+
+def test_a_refused_page_logs_one_warning_line_and_no_traceback(client, podiatrist, handler_output):
+    client.force_login(podiatrist)
+
+    response = client.get("/admin/cases/presentation/review/")
+
+    assert response.status_code == 403
+    assert "not available to your role" in response.content.decode()
+    lines = [json.loads(line) for line in handler_output.getvalue().splitlines()]
+    [warning] = [line for line in lines if line["logger"] == "django.request"]
+    assert warning["status_code"] == 403
+    assert "Traceback" not in handler_output.getvalue()
