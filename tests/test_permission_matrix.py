@@ -40,6 +40,7 @@ from .factories import (
 )
 from .permission_matrix import (
     FORMAT_SUFFIX,
+    MATRIX_DOC,
     ROLES,
     MatrixRow,
     read_matrix,
@@ -313,6 +314,38 @@ class Attempt:
     changed: Callable[[], bool] | None = None
 
 
+MODEL_OF: dict[str, type[models.Model]] = {
+    "patient": Patient,
+    "presentation": Presentation,
+    "visit": Visit,
+    "treatment": Treatment,
+    "complication": Complication,
+}
+# What an allowed admin save changes on the record, so the matrix sees the write happen.
+ADMIN_CHANGE: dict[str, tuple[str, str]] = {
+    "patient": ("phone", "+44 20 7946 0998"),
+    "presentation": ("notes", "Changed by the permission matrix."),
+    "visit": ("notes", "Changed by the permission matrix."),
+    "treatment": ("justification", "Changed by the permission matrix."),
+    "complication": ("notes", "Changed by the permission matrix."),
+}
+
+
+def _one_more(model: type[models.Model]) -> Callable[[], bool]:
+    before = model.objects.count()
+    return lambda: model.objects.count() == before + 1
+
+
+def _holds(record: models.Model, values: dict) -> Callable[[], bool]:
+    """Whether the stored record now holds ``values`` (compared as the API and forms send them: text)."""
+
+    def check() -> bool:
+        stored = type(record).objects.get(pk=record.pk)
+        return all(str(getattr(stored, name)) == str(value) for name, value in values.items())
+
+    return check
+
+
 def _fill(row: MatrixRow, world: World, records: ClinicRecords, *, pk=None, record=None) -> str:
     url = "/" + row.url
     for name, value in _example_values(row.url):
@@ -346,13 +379,15 @@ def attempt_for(
         patient = records.spare_patient
         attempt.body = {"action": "archive_selected", "_selected_action": [str(pk or patient.pk)]}
         attempt.changed = lambda: Patient.objects.get(pk=patient.pk).archived
-    elif row.is_api and row.method == "POST" and not row.route.endswith("/archive/"):
+    elif row.is_api and row.method == "POST" and not row.route.endswith("/archive/") and row.resource in MODEL_OF:
         attempt.body = api_create_body(row.resource, records)
+        attempt.changed = _one_more(MODEL_OF[row.resource])
         if role == "superuser" and row.resource in ("visit", "treatment"):
             # A superuser treats nobody: they record a visit or treatment in the name of the clinic's podiatrist.
             attempt.body["clinician"] = records.membership.user_id
     elif row.is_api and row.method == "PATCH":
         attempt.body = api_change_body(row.resource, records)
+        attempt.changed = _holds(RECORD_OF[row.resource](world, records), attempt.body)
     elif row.is_api and row.method == "PUT":
         reader = APIClient()
         reader.force_authenticate(world.users["superuser"])
@@ -361,14 +396,23 @@ def attempt_for(
             **(current.json() if current.status_code == 200 else {}),
             **api_change_body(row.resource, records),
         }
+        attempt.changed = _holds(RECORD_OF[row.resource](world, records), api_change_body(row.resource, records))
     elif not row.is_api and row.method == "POST" and row.route.endswith("/add/"):
         own_record = RECORD_OF[row.resource](world, world.own)
         attempt.body = admin_change_body(world, f"/{row.route.removesuffix('add/')}{own_record.pk}/change/")
         owner = {"clinic": world.own.clinic.pk, "patient": world.own.patient.pk}
         attempt.body |= {"mrn": "NG-ADMIN-NEW", "interspace": "4", **{k: str(v) for k, v in owner.items()}}
+        if row.resource in MODEL_OF:
+            attempt.changed = _one_more(MODEL_OF[row.resource])
     elif not row.is_api and row.method == "POST" and row.route.endswith("/change/"):
         own_record = RECORD_OF[row.resource](world, world.own)
         attempt.body = admin_change_body(world, _fill(row, world, world.own, record=own_record))
+        if row.resource in ADMIN_CHANGE:
+            # The form with one field changed, so an allowed save shows its effect and a refused one its absence.
+            name, value = ADMIN_CHANGE[row.resource]
+            attempt.body[name] = value
+            target = RECORD_OF[row.resource](world, records)
+            attempt.changed = _holds(target, {name: value})
     elif row.route.endswith("/delete/") and row.method == "POST":
         attempt.body = {"post": "yes"}
     elif row.method == "POST":
@@ -550,8 +594,15 @@ def test_another_clinics_record_answers_as_if_it_did_not_exist(db, world, row, r
     assert model_to_dict(type(other_record).objects.get(pk=other_record.pk)) == before
 
 
-def test_the_matrix_is_the_size_the_report_states():
-    # Guards the parametrisation itself: a parse that silently drops rows would pass every case above.
-    assert len(MATRIX) >= 130
-    assert len(ROLE_CASES) == sum(row.cells[role] != "n/a" for row in ROUTED_ROWS for role in ROLES)
+def test_every_table_row_of_the_document_is_a_matrix_row():
+    # A parse that silently skipped rows (a table whose header drifted) would pass every case above.
+    lines = MATRIX_DOC.read_text().splitlines()
+    columns = 3 + len(ROLES)  # URL, resource, action, then one per role
+    table_rows = [
+        number
+        for number, line in enumerate(lines, start=1)
+        if line.startswith("| `") and line.count("|") == columns + 1
+    ]
+
+    assert sorted(row.line for row in MATRIX) == table_rows
     assert FORMAT_SUFFIX not in {row.route for row in MATRIX}
