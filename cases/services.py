@@ -16,13 +16,28 @@ clinical record itself.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
+import zoneinfo
+from collections import defaultdict
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from . import outcomes, selectors
-from .audit import AuditAction, audit_record
+from .audit import AuditAction, AuditVia, audit_record
+from .followups import links as follow_up_links
+from .followups import messaging as follow_up_messaging
+from .followups import schedule as follow_up_schedule
+from .followups import scoring as follow_up_scoring
+from .followups import selectors as follow_up_selectors
+from .followups import transitions as follow_up_transitions
+from .followups.choices import AnswerChannel, FollowUpStatus, MessageKind
+from .followups.models import FollowUp, FollowUpAnswer, FollowUpLink, FollowUpMessage
 from .models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 
 
@@ -180,26 +195,6 @@ def clinical_record_delete(*, record: Patient | Presentation | Visit | Treatment
 # Planning, links, answers and sending. The plan itself is pure (cases.followups.schedule); these
 # functions reconcile it with the stored rows and are the only writers of follow-up records.
 
-import dataclasses  # noqa: E402
-import datetime  # noqa: E402
-import zoneinfo  # noqa: E402
-from collections import defaultdict  # noqa: E402
-
-from django.conf import settings  # noqa: E402
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.db.models import F  # noqa: E402
-from django.utils import timezone  # noqa: E402
-
-from .audit import AuditVia  # noqa: E402
-from .followups import links as follow_up_links  # noqa: E402
-from .followups import messaging as follow_up_messaging  # noqa: E402
-from .followups import schedule as follow_up_schedule  # noqa: E402
-from .followups import scoring as follow_up_scoring  # noqa: E402
-from .followups import selectors as follow_up_selectors  # noqa: E402
-from .followups import transitions as follow_up_transitions  # noqa: E402
-from .followups.choices import AnswerChannel, FollowUpStatus, MessageKind  # noqa: E402
-from .followups.models import FollowUp, FollowUpAnswer, FollowUpLink, FollowUpMessage  # noqa: E402
 
 PATIENT_VIA_LINK = "patient via link"  # the audit trail's actor label for an answer given through a link
 FOLLOW_UP_RETRY_AFTER = datetime.timedelta(seconds=1)  # a failed send is due again from the next run
