@@ -11,13 +11,13 @@ which sit between rungs 3 and 4, can be ordered and compared in SQL as well as i
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.utils.formats import date_format
 
@@ -167,12 +167,6 @@ def _is_justified(treatment: TreatmentFacts) -> bool:
     return bool((treatment.justification or "").strip())
 
 
-def _add_months(day: datetime.date, months: int) -> datetime.date:
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def treatment_violations(
     candidate: TreatmentFacts,
     others: Iterable[TreatmentFacts],
@@ -246,7 +240,7 @@ def _injection_violations(
     limit = conf.injection_max_per_12_months
     dates = sorted([*injections, day])
     for window_start in dates:
-        window_end = _add_months(window_start, 12)
+        window_end = window_start + relativedelta(months=12)
         if not (window_start <= day < window_end):
             continue
         in_window = [d for d in dates if window_start <= d < window_end]

@@ -13,12 +13,12 @@ counts as missed. ``cases.services.follow_up_plan`` compares this wanted set wit
 
 from __future__ import annotations
 
-import calendar
 import datetime
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 
 from .. import ladder
@@ -69,13 +69,6 @@ class PlannedFollowUp:
         return (self.time_point, self.treatment_id)
 
 
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    """The same day ``months`` later, or the month's last day (31 August + 6 months is 28/29 February)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return day.replace(year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def _planned(time_point: str, treatment_id, due_on: datetime.date, conf: ScheduleSettings) -> PlannedFollowUp:
     return PlannedFollowUp(
         time_point=time_point,
@@ -107,6 +100,6 @@ def plan(
             wanted.append(_planned(TimePoint.END_OF_TRIAL, treatment.pk, due_on, conf))
         else:
             for time_point, weeks, months in AFTER_PROCEDURE:
-                due_on = add_months(treatment.started_on, months) + datetime.timedelta(weeks=weeks)
+                due_on = treatment.started_on + relativedelta(months=months) + datetime.timedelta(weeks=weeks)
                 wanted.append(_planned(time_point, treatment.pk, due_on, conf))
     return sorted(wanted, key=lambda p: (p.due_on, p.time_point))

@@ -230,8 +230,11 @@ def test_the_candidate_is_not_compared_with_its_own_stored_row():
     assert rules(edited, [*_ladder_to_injection(), stored]) == []
 
 
-def test_twelve_month_window_handles_leap_day():
-    assert ladder._add_months(D(2024, 2, 29), 12) == D(2025, 2, 28)
+def test_twelve_months_from_a_leap_day_end_on_the_28th_of_february():
+    given = [*_ladder_to_injection(), injection(D(2024, 2, 29)), injection(D(2024, 6, 1)), injection(D(2024, 10, 1))]
+
+    assert rules(injection(D(2025, 2, 27)), given) == [ladder.Rule.INJECTION_YEARLY_LIMIT]
+    assert rules(injection(D(2025, 2, 28)), given) == []
 
 
 # Rule 5: current rung derives from treatments

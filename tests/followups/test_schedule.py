@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from cases.followups.schedule import ScheduleSettings, add_months, plan
+from cases.followups.schedule import ScheduleSettings, plan
 from cases.ladder import LadderSettings
 from tests.followups.conftest import D
 
@@ -77,7 +77,9 @@ def test_a_clinic_window_overrides_the_default():
     assert (conf.window_opens_days_before, conf.window_closes_days_after) == (3, 28)
 
 
-def test_add_months_keeps_the_day_or_takes_the_months_last():
-    assert add_months(D(2026, 1, 31), 1) == D(2026, 2, 28)
-    assert add_months(D(2027, 8, 31), 6) == D(2028, 2, 29)
-    assert add_months(D(2026, 11, 15), 2) == D(2027, 1, 15)
+def test_six_months_after_the_31st_of_august_is_the_last_day_of_february():
+    neurectomy = T(pk=9, kind="neurectomy", started_on=D(2027, 8, 31))
+
+    due = {time_point: due_on for time_point, treatment, due_on in planned([neurectomy]) if treatment == 9}
+
+    assert (due["month_6"], due["month_12"]) == (D(2028, 2, 29), D(2028, 8, 31))
