@@ -329,11 +329,6 @@ def worsening_evidence(
     return tuple(findings)
 
 
-def is_worsening(visits: Sequence[VisitFacts], *, conf: LadderSettings | None = None) -> bool:
-    """Rest pain at the latest visit, or walking pain up by the configured rise since the one before."""
-    return bool(worsening_evidence(visits, conf=conf))
-
-
 class Action(StrEnum):
     STAY = "stay"
     ESCALATE = "escalate"

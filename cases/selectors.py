@@ -12,17 +12,10 @@ from django.db.models import Prefetch, QuerySet
 
 from . import ladder
 from .choices import PresentationStatus, Role
-from .models import Clinic, Complication, Presentation, Treatment, Visit
+from .models import Complication, Presentation, Treatment, Visit
 from .scoping import clinic_id_of, clinic_roles, patient_id_of  # noqa: F401  (part of the read API)
 
 WRITE_ROLES = frozenset({Role.PODIATRIST, Role.CLINIC_ADMIN})
-
-
-def clinics_for(user) -> QuerySet[Clinic]:
-    """The clinics whose records the user may see: all of them for a superuser."""
-    if getattr(user, "is_superuser", False):
-        return Clinic.objects.all()
-    return Clinic.objects.filter(pk__in=list(clinic_roles(user)))
 
 
 def clinic_ids_for(user, *, roles: frozenset[str] | None = None) -> list[int] | None:
@@ -70,11 +63,6 @@ def treating_clinicians(*, clinic_ids: Iterable[int] | None, presentation: Prese
         members |= models.Q(pk__in=Visit.objects.filter(presentation=presentation).values("clinician"))
         members |= models.Q(pk__in=Treatment.objects.filter(presentation=presentation).values("clinician"))
     return get_user_model().objects.filter(members).distinct().order_by("last_name", "first_name", "username")
-
-
-def presentation_list(*, user) -> QuerySet[Presentation]:
-    """Presentations the user may see, annotated with current rung, last visit and latest pain."""
-    return scope(Presentation.objects.with_summary().select_related("patient", "patient__clinic"), user)
 
 
 class ReviewReason(StrEnum):

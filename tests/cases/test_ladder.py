@@ -445,9 +445,9 @@ def test_worsening_evidence_names_each_measurement_that_triggered_it():
 
 
 def test_walking_pain_rising_by_two_points_is_worsening():
-    assert ladder.is_worsening([V(D(2026, 1, 1), 4), V(D(2026, 2, 1), 6)], conf=CONF)
-    assert not ladder.is_worsening([V(D(2026, 1, 1), 4), V(D(2026, 2, 1), 5)], conf=CONF)
-    assert not ladder.is_worsening([], conf=CONF)
+    assert ladder.worsening_evidence([V(D(2026, 1, 1), 4), V(D(2026, 2, 1), 6)], conf=CONF)
+    assert not ladder.worsening_evidence([V(D(2026, 1, 1), 4), V(D(2026, 2, 1), 5)], conf=CONF)
+    assert not ladder.worsening_evidence([], conf=CONF)
     assert ladder.worsening_evidence([V(D(2026, 1, 1), 4, pain_rest=2), V(D(2026, 2, 1), 5)], conf=CONF) == ()
 
 

@@ -126,22 +126,3 @@ def test_a_signed_out_user_writes_nowhere(clinic):
 def test_only_clinic_admins_and_superusers_are_clinic_admins(clinic, superuser, role, admin):
     assert selectors.is_clinic_admin(member_of((clinic, role))) is admin
     assert selectors.is_clinic_admin(superuser) is True
-
-
-def test_clinics_for_lists_the_user_clinics_or_all_for_a_superuser(clinic, other_clinic, superuser):
-    assert list(selectors.clinics_for(member_of((other_clinic, Role.REVIEWER)))) == [other_clinic]
-    assert set(selectors.clinics_for(superuser)) == {clinic, other_clinic}
-
-
-def test_presentation_list_is_scoped_and_costs_one_query(records, clinic, podiatrist, django_assert_num_queries):
-    for _ in range(4):
-        case_record(clinic)
-    selectors.clinic_roles(podiatrist)  # the role lookup is cached per request; the list itself is one query
-    with django_assert_num_queries(1):
-        rows = [
-            (p.patient.clinic_id, p.current_step, p.last_visit_on, p.latest_pain_walking)
-            for p in selectors.presentation_list(user=podiatrist)
-        ]
-    assert len(rows) == 5
-    assert {clinic_id for clinic_id, *_ in rows} == {clinic.pk}
-    assert all(step == 10 and last_visit is not None for _, step, last_visit, _ in rows)
