@@ -307,3 +307,6 @@ LOGGING = {
         "django.server": {"handlers": [], "level": "INFO", "propagate": True},
     },
 }
+
+# The project's own static files (the admin workspace's script and styles, and the vendored chart library).
+STATICFILES_DIRS = [BASE_DIR / "static"]
