@@ -660,10 +660,11 @@ def case_summary(*, user, presentation_id: int, today: datetime.date | None = No
     )
 
 
-def patient_presentation_cards(*, user, patient_id: int) -> list[Presentation]:
+def patient_presentation_cards(*, patient) -> list[Presentation]:
     """A patient's presentations for the summary cards on the patient's page, newest first, with their current
-    rung, last visit and latest pain (one query)."""
-    return list(presentation_list(user=user).filter(patient_id=patient_id).order_by("-first_seen_on", "-pk"))
+    rung, last visit and latest pain (one query). ``patient`` comes from a page already scoped to the user's
+    clinics, and a patient's presentations are all in that patient's clinic."""
+    return list(Presentation.objects.with_summary().filter(patient=patient).order_by("-first_seen_on", "-pk"))
 
 
 class WorklistSection(StrEnum):

@@ -131,8 +131,7 @@ class PatientAdmin(ClinicRecordAdmin):
     @admin.display(description="presentations")
     def case_summaries(self, patient: Patient) -> str:
         """One card per presentation, newest first, each opening its case summary."""
-        request = getattr(self, "_request", None)
-        cards = patient_presentation_cards(user=request.user, patient_id=patient.pk) if request else []
+        cards = patient_presentation_cards(patient=patient) if patient.pk else []
         if not cards:
             return "None yet."
         items = format_html_join(
@@ -152,13 +151,6 @@ class PatientAdmin(ClinicRecordAdmin):
             ),
         )
         return format_html('<ul class="summary-cards">{}</ul>', items)
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
-        self._request = request  # the cards are scoped to the signed-in user
-        try:
-            return super().change_view(request, object_id, form_url, extra_context)
-        finally:
-            self._request = None
 
     @admin.display(description="access report")
     def access_report(self, patient: Patient) -> str:

@@ -243,3 +243,58 @@ def test_no_serious_or_critical_accessibility_violation(browser, live_server, ca
         page.screenshot(path=SHOTS / f"{name.replace('_', '-')}.png", full_page=True)
     finally:
         context.close()
+
+
+MRN_WHITE_SPACE = """[...document.querySelectorAll("td.field-mrn, th.field-mrn, .mrn")]
+  .map((cell) => getComputedStyle(cell).whiteSpace)"""
+
+
+def test_the_admin_fits_a_1280_pixel_screen(browser, live_server, case, clinic_admin):
+    pk, patient_id = case.presentation.pk, case.presentation.patient_id
+    urls = [
+        "/admin/",
+        "/admin/cases/patient/",
+        "/admin/cases/presentation/",
+        "/admin/cases/visit/",
+        "/admin/cases/treatment/",
+        "/admin/cases/complication/",
+        f"/admin/cases/patient/{patient_id}/change/",
+        f"/admin/cases/presentation/{pk}/change/",
+        f"/admin/cases/treatment/{case.injection.pk}/change/",
+        f"/admin/cases/visit/{case.visits[0].pk}/change/",
+        "/admin/cases/presentation/review/",
+        *pages_of(case).values(),
+    ]
+    context, page = signed_in(browser, live_server, clinic_admin)
+    try:
+        for url in urls:
+            page.goto(url)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280, url
+            mrn_wrap = page.evaluate(MRN_WHITE_SPACE)
+            assert set(mrn_wrap) <= {"nowrap"}, url
+        page.goto(f"/admin/cases/presentation/{pk}/change/")
+        assert page.locator("h1").inner_text() == "Joan Ashworth · Right foot, interspace 3"
+        page.goto("/admin/cases/visit/")
+        dates = page.locator("#result_list tbody .field-seen_on").all_inner_texts()
+        assert dates[0] == "11 May 2026" and dates[-1] == "5 Jan 2026"  # newest first, one date format
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.goto("/admin/cases/complication/")
+        page.screenshot(path=SHOTS / "complications.png", full_page=True)
+        page.goto("/admin/cases/presentation/")
+        page.screenshot(path=SHOTS / "presentations.png", full_page=True)
+        page.goto(f"/admin/cases/patient/{patient_id}/change/")
+        assert page.locator(".summary-card a").first.get_attribute("href") == f"/admin/cases/presentation/{pk}/summary/"
+        page.screenshot(path=SHOTS / "patient-cards.png", full_page=True)
+    finally:
+        context.close()
+
+
+def test_the_admin_index_shows_a_podiatrist_their_worklist_counts(browser, live_server, case, podiatrist):
+    context, page = signed_in(browser, live_server, podiatrist)
+    try:
+        page.goto("/admin/")
+        row = page.locator("#worklist-module tr", has_text="Trial ended, no response recorded")
+        assert row.locator(".worklist-count").inner_text() == "1"
+        page.screenshot(path=SHOTS / "index-podiatrist.png", full_page=True)
+    finally:
+        context.close()
