@@ -20,7 +20,7 @@
       options: {
         animation: false,
         maintainAspectRatio: false,
-        scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "Treatments assessed" } } },
+        scales: { x: { stacked: true }, y: { stacked: true, ticks: { precision: 0 }, title: { display: true, text: "Treatments assessed" } } },
       },
     });
     canvas.dataset.ready = "true";

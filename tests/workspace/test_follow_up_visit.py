@@ -132,3 +132,22 @@ def test_another_clinics_case_answers_as_a_missing_one_and_is_not_written(client
 
     assert (foreign.status_code, foreign["Location"]) == (missing.status_code, missing["Location"]) == (302, "/admin/")
     assert Visit.objects.count() == visits_before
+
+
+def test_the_ladder_checks_each_next_treatment_on_the_screen(as_podiatrist, case):
+    checks = dict(as_podiatrist.get(visit_url(case.presentation.pk)).context["ladder_checks"])
+
+    # After orthosis and injection with partial relief: an alternative and a neurectomy are within the ladder,
+    # another injection on 1 Jun is 9 weeks after the last one, so also within it.
+    assert checks["Radiofrequency ablation"] == []
+    assert checks["Neurectomy"] == []
+    assert checks["Corticosteroid injection"] == []
+
+
+def test_the_ladder_checks_name_a_too_early_injection(as_podiatrist, case, monkeypatch):
+    from cases.models import Clinic
+
+    monkeypatch.setattr(Clinic, "today", lambda clinic: TODAY.replace(month=4, day=13))
+    checks = dict(as_podiatrist.get(visit_url(case.presentation.pk)).context["ladder_checks"])
+
+    assert any("at least 4 weeks apart" in message for message in checks["Corticosteroid injection"])
