@@ -8,6 +8,8 @@ are audited by the services).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -17,7 +19,7 @@ from django.urls import path, reverse
 
 from .. import ladder, services
 from ..audit import AuditAction, audit_record
-from ..choices import Response
+from ..choices import Response, TreatmentKind
 from ..models import Presentation, Treatment
 from ..selectors import can_write, case_summary, treating_clinicians
 from .visit_forms import NextTreatmentForm, ResponseForm, VisitForm
@@ -128,6 +130,7 @@ class CaseWorkspacePages:
             "response_form": response_form,
             "next_form": next_form,
             "ladder_rules": _ladder_rules(),
+            "ladder_checks": _ladder_checks(summary.treatments, today),
         }
         return TemplateResponse(request, "admin/cases/presentation/follow_up_visit.html", context)
 
@@ -206,6 +209,24 @@ def _errors_beside_fields(form, error: ValidationError) -> None:
             form.add_error(name if name in form.fields else None, [message for e in errors for message in e.messages])
     else:
         form.add_error(None, error.messages)
+
+
+def _ladder_checks(treatments: list[Treatment], day) -> list[tuple[str, list[str]]]:
+    """What the ladder would say of each kind started on ``day``, given the treatments recorded so far (and their
+    recorded responses), without a justification: (kind label, the violations' messages). Pure: no query."""
+    checks = []
+    for kind, label in TreatmentKind.choices:
+        candidate = SimpleNamespace(
+            pk=None,
+            kind=kind,
+            started_on=day,
+            ended_on=None,
+            response=Response.PENDING,
+            response_assessed_on=None,
+            justification="",
+        )
+        checks.append((label, [violation.message for violation in ladder.treatment_violations(candidate, treatments)]))
+    return checks
 
 
 def _ladder_rules() -> list[str]:
