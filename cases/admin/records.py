@@ -331,6 +331,13 @@ class PresentationChildAdmin(ClinicRecordAdmin):
         presentation = record.presentation
         return f"{presentation.get_foot_display()} · interspace {presentation.interspace}"
 
+    @admin.display(description="case")
+    def case_summary(self, record) -> str:
+        url = reverse(
+            "admin:cases_presentation_summary", args=[record.presentation_id], current_app=self.admin_site.name
+        )
+        return format_html('<a href="{}" class="summary-link">Summary</a>', url)
+
     @admin.display(description="clinician")
     def clinician_name(self, record) -> str:
         return record.clinician.get_full_name() or record.clinician.get_username()
@@ -338,7 +345,16 @@ class PresentationChildAdmin(ClinicRecordAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(PresentationChildAdmin):
-    list_display = ["mrn", "patient_name", "foot_and_space", "seen_on", "pain_walking", "pain_rest", "clinician_name"]
+    list_display = [
+        "mrn",
+        "patient_name",
+        "foot_and_space",
+        "seen_on",
+        "pain_walking",
+        "pain_rest",
+        "clinician_name",
+        "case_summary",
+    ]
     list_display_links = ["mrn", "seen_on"]
     ordering = ["-seen_on", "-pk"]  # newest first
     list_filter = [("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter), "relief_since_previous"]
@@ -355,7 +371,16 @@ class VisitAdmin(PresentationChildAdmin):
 
 @admin.register(Treatment)
 class TreatmentAdmin(PresentationChildAdmin):
-    list_display = ["mrn", "patient_name", "foot_and_space", "kind", "started_on", "response", "clinician_name"]
+    list_display = [
+        "mrn",
+        "patient_name",
+        "foot_and_space",
+        "kind",
+        "started_on",
+        "response",
+        "clinician_name",
+        "case_summary",
+    ]
     list_display_links = ["mrn", "kind"]
     ordering = ["-started_on", "-pk"]  # newest first
     list_filter = ["kind", "response", ("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter)]
@@ -369,7 +394,16 @@ class ComplicationAdmin(ClinicRecordAdmin):
     are recorded on their treatment's page, where the treatment they follow is in view."""
 
     owner_field = "treatment"
-    list_display = ["mrn", "patient_name", "kind", "occurred_on", "treatment_kind", "resolved", "resolved_on"]
+    list_display = [
+        "mrn",
+        "patient_name",
+        "kind",
+        "occurred_on",
+        "treatment_kind",
+        "resolved",
+        "resolved_on",
+        "case_summary",
+    ]
     list_display_links = ["mrn", "kind"]
     list_filter = ["kind", "resolved", ("treatment__presentation__patient__clinic", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["treatment__presentation__patient__clinic"]
@@ -396,6 +430,12 @@ class ComplicationAdmin(ClinicRecordAdmin):
     def patient_name(self, complication: Complication) -> str:
         patient = complication.treatment.presentation.patient
         return f"{patient.family_name}, {patient.given_name}"
+
+    @admin.display(description="case")
+    def case_summary(self, complication: Complication) -> str:
+        presentation_id = complication.treatment.presentation_id
+        url = reverse("admin:cases_presentation_summary", args=[presentation_id], current_app=self.admin_site.name)
+        return format_html('<a href="{}" class="summary-link">Summary</a>', url)
 
     @admin.display(description="after", ordering="treatment__kind")
     def treatment_kind(self, complication: Complication) -> str:
