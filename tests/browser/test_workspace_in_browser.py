@@ -299,3 +299,22 @@ def test_the_admin_index_shows_a_podiatrist_their_worklist_counts(browser, live_
         page.screenshot(path=SHOTS / "index-podiatrist.png", full_page=True)
     finally:
         context.close()
+
+
+def test_the_chart_draws_follow_up_answers_when_the_hook_gives_them(
+    browser, live_server, case, podiatrist, monkeypatch
+):
+    import datetime
+
+    from cases import selectors
+
+    marker = selectors.FollowUpMarker(datetime.date(2026, 5, 25), "6 weeks", {"pain_walking": 2, "pain_rest": 0})
+    monkeypatch.setattr(selectors, "follow_up_markers", lambda presentation: [marker])
+    context, page = signed_in(browser, live_server, podiatrist)
+    try:
+        page.goto(pages_of(case)["summary"])
+        page.locator("#case-chart[data-ready=true]").wait_for()
+
+        assert page.evaluate(CHART_FACTS)["points"] == {**CHART_POINTS, "follow_up": 2}
+    finally:
+        context.close()

@@ -151,3 +151,17 @@ def test_the_ladder_checks_name_a_too_early_injection(as_podiatrist, case, monke
     checks = dict(as_podiatrist.get(visit_url(case.presentation.pk)).context["ladder_checks"])
 
     assert any("at least 4 weeks apart" in message for message in checks["Corticosteroid injection"])
+
+
+def test_a_first_treatment_is_started_from_the_visit_screen(as_podiatrist, clinic, podiatrist):
+    from tests.factories import PatientFactory, PresentationFactory
+
+    presentation = PresentationFactory(patient=PatientFactory(clinic=clinic))
+    data = form_data(podiatrist, **{"next-kind": TreatmentKind.FOOTWEAR_MODIFICATION})
+    del data["response-response"], data["response-response_assessed_on"]  # nothing to respond to yet
+
+    response = as_podiatrist.post(visit_url(presentation.pk), data)
+
+    assert response.status_code == 302
+    assert presentation.visits.count() == 1
+    assert presentation.treatments.get().kind == TreatmentKind.FOOTWEAR_MODIFICATION

@@ -164,3 +164,30 @@ def test_the_summary_costs_the_same_queries_for_two_visits_or_forty(as_podiatris
         assert as_podiatrist.get(summary_url(large.pk)).status_code == 200
 
     assert len(many) == len(few)
+
+
+def test_follow_up_answers_from_the_hook_are_drawn_tabled_and_on_the_timeline(as_podiatrist, case, monkeypatch):
+    # Issue 10 plugs its answered follow-ups into selectors.follow_up_markers; the page already shows them.
+    from cases import selectors
+
+    marker = selectors.FollowUpMarker(datetime.date(2026, 5, 25), "6 weeks", {"pain_walking": 2, "moxfq_pain": 30})
+    monkeypatch.setattr(selectors, "follow_up_markers", lambda presentation: [marker])
+
+    response = as_podiatrist.get(summary_url(case.presentation.pk))
+
+    assert chart_json(response)["follow_ups"] == [
+        {"date": "2026-05-25", "label": "6 weeks", "values": {"pain_walking": 2, "moxfq_pain": 30}}
+    ]
+    page = response.content.decode()
+    assert page.count('class="follow-up-row"') == 1
+    assert "Follow-up answered: 6 weeks" in page
+
+
+def test_a_case_with_no_visit_yet_has_an_empty_chart_and_timeline(as_podiatrist, clinic):
+    presentation = PresentationFactory(patient=PatientFactory(clinic=clinic))
+
+    page = as_podiatrist.get(summary_url(presentation.pk)).content.decode()
+
+    assert "No visit recorded yet." in page
+    assert "Nothing recorded yet." in page
+    assert "No treatment recorded yet: start with 1 · footwear modification" in page
