@@ -727,30 +727,91 @@ def overdue_follow_ups(*, user, today: datetime.date | None = None) -> list[Work
     return []
 
 
+_WORKLIST_FIELDS = (
+    "foot",
+    "interspace",
+    "status",
+    "patient__mrn",
+    "patient__given_name",
+    "patient__family_name",
+    "patient__clinic__time_zone",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _LadderTreatment:
+    """A treatment's ladder facts (``ladder.TreatmentFacts``), read as plain values: a clinician may have
+    thousands of cases, and building a model instance per treatment costs more than judging it."""
+
+    pk: int
+    presentation_id: int
+    kind: str
+    started_on: datetime.date
+    ended_on: datetime.date | None
+    response: str
+    response_assessed_on: datetime.date | None
+    justification: str
+    clinician_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _LadderVisit:
+    """A visit's ladder facts (``ladder.VisitFacts``), as plain values."""
+
+    presentation_id: int
+    seen_on: datetime.date
+    pain_walking: int
+    pain_rest: int
+    relief_since_previous: str
+
+
+def _by_presentation(rows) -> dict[int, list]:
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row.presentation_id, []).append(row)
+    return grouped
+
+
 def clinician_worklist(*, user, today: datetime.date | None = None) -> dict[WorklistSection, list[WorklistEntry]]:
     """A clinician's own active cases that need something from them, by section, most overdue first.
 
     A case is the clinician's when they started its current treatment (the one the ladder judges). Three
     queries whatever the number of cases (plus the follow-ups hook's); sections keep every section key, empty
-    or not, so a page can show each with its count.
+    or not, so a page can show each with its count. The treatments and visits are read as plain values and
+    the presentations with only the columns the rows show.
     """
-    presentations = (
+    mine = (
         scope(Presentation.objects.filter(status=PresentationStatus.ACTIVE), user, roles=WRITE_ROLES)
         .filter(pk__in=_current_treatment_by(user))
         .select_related("patient", "patient__clinic")
-        .prefetch_related(
-            Prefetch("treatments", queryset=Treatment.objects.order_by("started_on", "pk")),
-            Prefetch("visits", queryset=Visit.objects.order_by("seen_on", "pk")),
-        )
+        .only(*_WORKLIST_FIELDS)
+    )
+    presentations = list(mine)
+    # The same scoped cases as a subquery (not a list of ids, which a large caseload would push past SQLite's
+    # limit on query parameters).
+    case_ids = mine.values("pk")
+    treatments = _by_presentation(
+        _LadderTreatment(*row)
+        for row in Treatment.objects.filter(presentation__in=case_ids)
+        .order_by("started_on", "pk")
+        .values_list(*_LadderTreatment.__dataclass_fields__)
+    )
+    visits = _by_presentation(
+        _LadderVisit(*row)
+        for row in Visit.objects.filter(presentation__in=case_ids)
+        .order_by("seen_on", "pk")
+        .values_list(*_LadderVisit.__dataclass_fields__)
     )
     sections: dict[WorklistSection, list[WorklistEntry]] = {section: [] for section in WorklistSection}
+    zone_today: dict[str, datetime.date] = {}
     for presentation in presentations:
-        treatments = list(presentation.treatments.all())
-        current = ladder.current_treatment(treatments)
+        facts = treatments.get(presentation.pk, [])
+        current = ladder.current_treatment(facts)
         if current is None or current.clinician_id != user.pk:
             continue
-        day = today or presentation.patient.clinic.today()
-        advice = presentation.recommendation(today=day, treatments=treatments, visits=list(presentation.visits.all()))
+        clinic = presentation.patient.clinic
+        day = today or zone_today.setdefault(clinic.time_zone, clinic.today())
+        advice = ladder.recommend(treatments=facts, visits=visits.get(presentation.pk, []), today=day)
         if advice.lost_to_follow_up:
             section = WorklistSection.LOST_TO_FOLLOW_UP
         elif advice.stalled:
@@ -760,7 +821,7 @@ def clinician_worklist(*, user, today: datetime.date | None = None) -> dict[Work
         else:
             continue
         overdue = max((day - advice.trial_ends_on).days, 0) if advice.trial_ends_on else 0
-        sections[section].append(WorklistEntry(presentation, section, advice, overdue, ladder.highest_step(treatments)))
+        sections[section].append(WorklistEntry(presentation, section, advice, overdue, ladder.highest_step(facts)))
     sections[WorklistSection.OVERDUE_FOLLOW_UP] = overdue_follow_ups(user=user, today=today)
     for entries in sections.values():
         entries.sort(key=lambda entry: (-entry.overdue_days, entry.patient_name))
