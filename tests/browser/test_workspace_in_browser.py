@@ -13,7 +13,14 @@ from django.test import Client
 
 from cases.choices import Response
 from cases.models import Clinic, Visit
-from tests.workspace.known_case import CHART_POINTS, INJECTION_MARKERS, TODAY, TREATMENT_BANDS, known_case
+from tests.workspace.known_case import (
+    CHART_POINTS,
+    INJECTION_MARKERS,
+    TODAY,
+    TREATMENT_BANDS,
+    footwear_case,
+    known_case,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -211,6 +218,15 @@ def test_the_summary_prints_as_a_one_or_two_page_letter(browser, live_server, ca
         context.close()
 
 
+def worklist_cases(clinic, clinician) -> None:
+    import datetime
+
+    footwear_case(clinic, clinician, started_on=datetime.date(2025, 10, 5))  # lost to follow-up
+    footwear_case(
+        clinic, clinician, started_on=datetime.date(2026, 3, 1), response=Response.NONE, assessed_on=TODAY
+    )  # due
+
+
 AXE_RUN = """async () => {
   const result = await axe.run(document, { resultTypes: ["violations"] });
   return result.violations
@@ -231,6 +247,8 @@ AXE_RUN = """async () => {
 def test_no_serious_or_critical_accessibility_violation(browser, live_server, case, people, name, role):
     assert AXE.exists(), "axe-core is installed by `npm ci` (make npm)"
     # axe is injected as an inline script, which the page's CSP rightly refuses: this context bypasses it.
+    if name == "worklist":  # a case in each of the other sections, so every kind of row is scanned
+        worklist_cases(case.presentation.patient.clinic, people["podiatrist"])
     context, page = signed_in(browser, live_server, people[role], bypass_csp=True)
     try:
         page.goto(pages_of(case)[name])

@@ -111,3 +111,18 @@ def known_case(clinic, clinician) -> KnownCase:
         ),
     ]
     return KnownCase(presentation, visits, footwear, orthosis, injection)
+
+
+def footwear_case(clinic, clinician, *, started_on, response=Response.PENDING, assessed_on=None, seen_on=None):
+    """A case on footwear modification alone, seen once (on its start unless ``seen_on``): for worklists."""
+    presentation = PresentationFactory(patient=PatientFactory(clinic=clinic), onset_on=None, first_seen_on=started_on)
+    TreatmentFactory(
+        presentation=presentation,
+        clinician=clinician,
+        kind=TreatmentKind.FOOTWEAR_MODIFICATION,
+        started_on=started_on,
+        response=response,
+        response_assessed_on=assessed_on,
+    )
+    VisitFactory(presentation=presentation, clinician=clinician, seen_on=seen_on or started_on, pain_walking=5)
+    return presentation

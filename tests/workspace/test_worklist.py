@@ -8,41 +8,28 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases.choices import Response, TreatmentKind
+from cases.choices import Response
 from cases.selectors import WorklistSection, clinician_worklist
-from tests.factories import PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 
-from .known_case import TODAY
+from .known_case import TODAY, footwear_case
 
 pytestmark = pytest.mark.django_db
 D = datetime.date
 
 
-def _case(clinic, clinician, *, started_on, response=Response.PENDING, assessed_on=None, seen_on=None):
-    presentation = PresentationFactory(patient=PatientFactory(clinic=clinic), onset_on=None, first_seen_on=started_on)
-    TreatmentFactory(
-        presentation=presentation,
-        clinician=clinician,
-        kind=TreatmentKind.FOOTWEAR_MODIFICATION,
-        started_on=started_on,
-        response=response,
-        response_assessed_on=assessed_on,
-    )
-    VisitFactory(presentation=presentation, clinician=clinician, seen_on=seen_on or started_on, pain_walking=5)
-    return presentation
-
-
 def test_each_case_is_listed_once_under_what_it_needs(clinic, podiatrist, clinic_admin, case):
     # Trial (6 weeks) ended 12 Apr, no response, seen 1 Mar: trial ended with no response.
-    stalled = _case(clinic, podiatrist, started_on=D(2026, 3, 1))
+    stalled = footwear_case(clinic, podiatrist, started_on=D(2026, 3, 1))
     # No relief assessed: due for a decision (escalate to the orthosis).
-    failed = _case(clinic, podiatrist, started_on=D(2026, 3, 1), response=Response.NONE, assessed_on=D(2026, 4, 12))
+    failed = footwear_case(
+        clinic, podiatrist, started_on=D(2026, 3, 1), response=Response.NONE, assessed_on=D(2026, 4, 12)
+    )
     # Nobody has seen the patient since 5 Oct 2025, more than 26 weeks: lost to follow-up.
-    lost = _case(clinic, podiatrist, started_on=D(2025, 10, 5))
+    lost = footwear_case(clinic, podiatrist, started_on=D(2025, 10, 5))
     # Within its trial: nothing to do yet.
-    _case(clinic, podiatrist, started_on=D(2026, 5, 25))
+    footwear_case(clinic, podiatrist, started_on=D(2026, 5, 25))
     # Another clinician's case is on their list, not this one.
-    _case(clinic, clinic_admin, started_on=D(2026, 3, 1))
+    footwear_case(clinic, clinic_admin, started_on=D(2026, 3, 1))
 
     sections = clinician_worklist(user=podiatrist, today=TODAY)
 
@@ -57,7 +44,7 @@ def test_each_case_is_listed_once_under_what_it_needs(clinic, podiatrist, clinic
 
 def test_the_page_shows_rows_with_their_action_and_pages_each_section(as_podiatrist, clinic, podiatrist):
     for _ in range(27):
-        _case(clinic, podiatrist, started_on=D(2026, 3, 1))
+        footwear_case(clinic, podiatrist, started_on=D(2026, 3, 1))
 
     first = as_podiatrist.get(reverse("worklist")).content.decode()
     second = as_podiatrist.get(reverse("worklist"), {"no_response": 2}).content.decode()
@@ -71,12 +58,12 @@ def test_the_page_shows_rows_with_their_action_and_pages_each_section(as_podiatr
 
 def test_the_worklist_costs_the_same_queries_for_two_cases_or_thirty(as_podiatrist, clinic, podiatrist):
     for _ in range(2):
-        _case(clinic, podiatrist, started_on=D(2026, 3, 1))
+        footwear_case(clinic, podiatrist, started_on=D(2026, 3, 1))
     as_podiatrist.get(reverse("worklist"))
     with CaptureQueriesContext(connection) as few:
         as_podiatrist.get(reverse("worklist"))
     for _ in range(28):
-        _case(clinic, podiatrist, started_on=D(2026, 3, 1), response=Response.NONE, assessed_on=D(2026, 4, 12))
+        footwear_case(clinic, podiatrist, started_on=D(2026, 3, 1), response=Response.NONE, assessed_on=D(2026, 4, 12))
     with CaptureQueriesContext(connection) as many:
         as_podiatrist.get(reverse("worklist"))
 
