@@ -12,7 +12,7 @@ HOST ?= 127.0.0.1:8000
 export FOLLOW_UP_BASE_URL ?= http://$(HOST)
 
 .PHONY: bench wrk run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
-	security bandit deploy-check audit fuzz
+	security bandit deploy-check audit fuzz vendor npm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,11 +67,24 @@ endef
 
 test: test-sqlite test-postgres
 
-test-sqlite: install-dev chromium | var
+# The browser assets, pinned in package.json and package-lock.json: `npm ci` installs them (and axe-core, which
+# the browser tests inject), and `make vendor` copies the files the admin serves into static/vendor/, where
+# they are committed, so serving the site needs no npm at all.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+npm: node_modules/.package-lock.json
+
+vendor: npm
+	mkdir -p static/vendor/chart.js static/vendor/chartjs-plugin-annotation
+	cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md static/vendor/chart.js/
+	cp node_modules/chartjs-plugin-annotation/dist/chartjs-plugin-annotation.min.js \
+		node_modules/chartjs-plugin-annotation/LICENSE.md static/vendor/chartjs-plugin-annotation/
+
+test-sqlite: install-dev chromium npm | var
 	@echo "== test suite on SQLite"
 	@$(call run_pytest,DATABASE_URL=sqlite:///:memory:,sqlite)
 
-test-postgres: install-dev chromium | var
+test-postgres: install-dev chromium npm | var
 	@echo "== test suite on PostgreSQL ($(POSTGRES_TEST_URL))"
 	@$(call run_pytest,DATABASE_URL=$(POSTGRES_TEST_URL),postgres)
 

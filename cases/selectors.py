@@ -12,7 +12,7 @@ from django.db.models import Prefetch, QuerySet
 
 from . import ladder
 from .choices import PresentationStatus, Role
-from .models import Complication, Presentation, Treatment, Visit
+from .models import Clinic, Complication, Presentation, Treatment, Visit
 from .scoping import clinic_id_of, clinic_roles, patient_id_of  # noqa: F401  (part of the read API)
 
 WRITE_ROLES = frozenset({Role.PODIATRIST, Role.CLINIC_ADMIN})
@@ -402,3 +402,566 @@ def presentation_timeline(presentation: Presentation) -> Timeline:
         events=events,
         pain_trajectory=[PainPoint(v.seen_on, v.pain_walking, v.pain_rest) for v in visits],
     )
+
+
+# The clinicians' workspace (admin): one case's summary, a clinician's worklist. Appended here so that the
+# reads stay in one module; nothing above depends on them.
+
+# What counts as a real change (DOMAIN.md §6b). None is neuroma-specific: each is a setting that names its
+# source, so a clinic can replace it (settings.OUTCOME_MCID, same keys). A decrease is an improvement on every
+# scale here (NRS 0–10, MOxFQ domains 0–100 with 100 worst). ``percent`` is the alternative relative threshold.
+# The measures a visit records, in the order the summary shows them, with the scale each is read on.
+SUMMARY_MEASURES: tuple[tuple[str, str, str], ...] = (
+    ("pain_walking", "Walking pain (NRS 0–10)", "nrs"),
+    ("pain_rest", "Rest pain (NRS 0–10)", "nrs"),
+    ("moxfq_walking_standing", "MOxFQ walking/standing (0–100)", "moxfq"),
+    ("moxfq_pain", "MOxFQ pain (0–100)", "moxfq"),
+    ("moxfq_social", "MOxFQ social interaction (0–100)", "moxfq"),
+)
+
+
+def mcid_thresholds() -> dict[str, dict]:
+    """The MCID per measure, each with its source (DOMAIN.md §6b): ``settings.FOLLOW_UP_MCID``, the one definition
+    the follow-up reports also read."""
+    from django.conf import settings
+
+    return settings.FOLLOW_UP_MCID
+
+
+@dataclass(frozen=True)
+class MeasureChange:
+    """One measure's baseline (the first visit recording it), latest reading and change; negative is better."""
+
+    key: str
+    label: str
+    scale: str
+    baseline: int
+    baseline_on: datetime.date
+    latest: int
+    latest_on: datetime.date
+    mcid_points: int | None
+    mcid_percent: int | None
+    mcid_source: str
+
+    @property
+    def change(self) -> int:
+        return self.latest - self.baseline
+
+    @property
+    def reached_mcid(self) -> bool | None:
+        """Improved by at least the MCID (points, or the percentage of the baseline where one is set)."""
+        if self.latest_on == self.baseline_on or self.mcid_points is None:
+            return None
+        drop = self.baseline - self.latest
+        by_percent = (
+            self.mcid_percent is not None and self.baseline > 0 and drop * 100 >= self.mcid_percent * self.baseline
+        )
+        return drop >= self.mcid_points or by_percent
+
+    @property
+    def mcid_text(self) -> str:
+        if self.mcid_points is None:
+            return "—"
+        percent = f" or {self.mcid_percent} %" if self.mcid_percent else ""
+        return f"{self.mcid_points} points{percent}"
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One dated line of a case's read-only timeline."""
+
+    day: datetime.date
+    kind: str  # "visit", "treatment", "response", "complication", "follow_up"
+    title: str
+    detail: str = ""
+    record: object | None = None
+
+
+@dataclass(frozen=True)
+class FollowUpMarker:
+    """A follow-up answer to draw on the chart and list on the timeline (issue 10's scheduled questionnaires)."""
+
+    day: datetime.date
+    label: str
+    values: dict[str, int] = field(default_factory=dict)
+
+
+def follow_up_markers(presentation: Presentation) -> list[FollowUpMarker]:
+    """The follow-up answers of one presentation, for its summary's chart and timeline, in one query.
+
+    Each is drawn on the day it was answered, labelled with its time point, with the scores keyed by
+    SUMMARY_MEASURES' keys (a MOxFQ domain the patient was not asked, or left unscored, is absent).
+    """
+    from .followups.models import FollowUpAnswer
+
+    answers = (
+        FollowUpAnswer.objects.filter(follow_up__presentation=presentation)
+        .select_related("follow_up")
+        .order_by("answered_on", "pk")
+    )
+    markers = []
+    for answer in answers:
+        values = {key: getattr(answer, key) for key, _label, _scale in SUMMARY_MEASURES}
+        markers.append(
+            FollowUpMarker(
+                day=answer.answered_on,
+                label=f"Follow-up: {answer.follow_up.get_time_point_display()}",
+                values={key: round(value) for key, value in values.items() if value is not None},
+            )
+        )
+    return markers
+
+
+@dataclass
+class CaseSummary:
+    """Everything the case summary page shows about one presentation, read in a fixed number of queries."""
+
+    presentation: Presentation
+    visits: list[Visit]
+    treatments: list[Treatment]
+    complications: list
+    recommendation: ladder.Recommendation
+    today: datetime.date
+    follow_ups: list[FollowUpMarker] = field(default_factory=list)
+
+    @property
+    def patient(self):
+        return self.presentation.patient
+
+    @property
+    def age(self) -> int:
+        born, today = self.patient.birth_date, self.today
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    @property
+    def current_treatment(self) -> Treatment | None:
+        return ladder.current_treatment(self.treatments)
+
+    @property
+    def current_step(self) -> int | None:
+        return ladder.highest_step(self.treatments)
+
+    @property
+    def rung_label(self) -> str:
+        return ladder.rung_label(self.current_step)
+
+    @property
+    def on_rung_since(self) -> datetime.date | None:
+        step = self.current_step
+        return min((t.started_on for t in self.treatments if t.step == step), default=None)
+
+    @property
+    def days_on_rung(self) -> int | None:
+        since = self.on_rung_since
+        return None if since is None else (self.today - since).days
+
+    @property
+    def trial_ends_on(self) -> datetime.date | None:
+        return self.recommendation.trial_ends_on
+
+    @property
+    def changes(self) -> list[MeasureChange]:
+        """Change from baseline per measure recorded at least once (the first recording is the baseline)."""
+        thresholds = mcid_thresholds()
+        changes = []
+        for key, label, scale in SUMMARY_MEASURES:
+            readings = [(v.seen_on, getattr(v, key)) for v in self.visits if getattr(v, key) is not None]
+            if not readings:
+                continue
+            mcid = thresholds.get(key, {})
+            changes.append(
+                MeasureChange(
+                    key=key,
+                    label=label,
+                    scale=scale,
+                    baseline_on=readings[0][0],
+                    baseline=readings[0][1],
+                    latest_on=readings[-1][0],
+                    latest=readings[-1][1],
+                    mcid_points=mcid.get("points"),
+                    mcid_percent=mcid.get("percent"),
+                    mcid_source=mcid.get("source", ""),
+                )
+            )
+        return changes
+
+    @property
+    def timeline(self) -> list[TimelineEntry]:
+        """Visits, treatments (with their responses), complications and follow-ups, in date order."""
+        entries: list[TimelineEntry] = []
+        for visit in self.visits:
+            scores = [f"walking pain {visit.pain_walking}/10", f"rest pain {visit.pain_rest}/10"]
+            for key, label, _scale in SUMMARY_MEASURES[2:]:
+                if getattr(visit, key) is not None:
+                    scores.append(f"{label.removesuffix(' (0–100)')} {getattr(visit, key)}")
+            if visit.relief_since_previous:
+                scores.append(f"relief since the previous visit: {visit.get_relief_since_previous_display().lower()}")
+            detail = "; ".join(scores) + (f". {visit.notes}" if visit.notes else "")
+            entries.append(TimelineEntry(visit.seen_on, "visit", f"Visit ({_person(visit.clinician)})", detail, visit))
+        for treatment in self.treatments:
+            ended = f"; ended {ladder.format_day(treatment.ended_on)}" if treatment.ended_on else ""
+            entries.append(
+                TimelineEntry(
+                    treatment.started_on,
+                    "treatment",
+                    f"Started {treatment.get_kind_display().lower()} ({ladder.rung_label(treatment.step)})",
+                    f"By {_person(treatment.clinician)}{ended}."
+                    + (f" Justification: {treatment.justification}" if treatment.justification else ""),
+                    treatment,
+                )
+            )
+            if treatment.response_assessed_on:
+                entries.append(
+                    TimelineEntry(
+                        treatment.response_assessed_on,
+                        "response",
+                        f"Response to {treatment.get_kind_display().lower()}: {treatment.get_response_display()}",
+                        record=treatment,
+                    )
+                )
+        for complication in self.complications:
+            resolved = (
+                f"resolved {ladder.format_day(complication.resolved_on)}"
+                if complication.resolved_on
+                else ("resolved" if complication.resolved else "not resolved")
+            )
+            entries.append(
+                TimelineEntry(
+                    complication.occurred_on,
+                    "complication",
+                    f"Complication: {complication.get_kind_display().lower()}",
+                    f"After {complication.treatment.get_kind_display().lower()}; {resolved}."
+                    + (f" {complication.notes}" if complication.notes else ""),
+                    complication,
+                )
+            )
+        for marker in self.follow_ups:
+            entries.append(TimelineEntry(marker.day, "follow_up", f"Follow-up answered: {marker.label}"))
+        order = {"treatment": 0, "visit": 1, "response": 2, "complication": 3, "follow_up": 4}
+        return sorted(entries, key=lambda entry: (entry.day, order[entry.kind]))
+
+    def chart_data(self) -> dict:
+        """The chart's data as plain JSON values (ISO dates): measures, treatment bands, injections, baselines,
+        MCIDs and follow-up markers. The page embeds it with ``json_script``; the table shows the same numbers."""
+        measures = []
+        for key, label, scale in SUMMARY_MEASURES:
+            points = [
+                {"x": v.seen_on.isoformat(), "y": getattr(v, key)} for v in self.visits if getattr(v, key) is not None
+            ]
+            if points:
+                measures.append({"key": key, "label": label, "scale": scale, "points": points})
+        injectable = {"corticosteroid_injection", "alcohol_injection"}
+        thresholds = mcid_thresholds()
+        return {
+            "today": self.today.isoformat(),
+            "measures": measures,
+            "treatments": [
+                {
+                    "label": t.get_kind_display(),
+                    "rung": ladder.rung_label(t.step),
+                    "start": t.started_on.isoformat(),
+                    "end": (t.ended_on or self._band_end(t)).isoformat(),
+                    "response": t.get_response_display(),
+                }
+                for t in self.treatments
+            ],
+            "injections": [
+                {"date": t.started_on.isoformat(), "label": t.get_kind_display()}
+                for t in self.treatments
+                if t.kind in injectable
+            ],
+            "baselines": {change.key: change.baseline for change in self.changes},
+            "mcid": {key: value.get("points") for key, value in thresholds.items()},
+            "follow_ups": [{"date": m.day.isoformat(), "label": m.label, "values": m.values} for m in self.follow_ups],
+        }
+
+    def _band_end(self, treatment: Treatment) -> datetime.date:
+        # An open treatment lasts until the next one started or today, whichever comes first.
+        later = [t.started_on for t in self.treatments if t.started_on > treatment.started_on]
+        return min([*later, self.today])
+
+
+def _person(user) -> str:
+    return (user.get_full_name() or user.get_username()) if user is not None else "—"
+
+
+def case_summary(*, user, presentation_id: int, today: datetime.date | None = None) -> CaseSummary | None:
+    """One presentation's summary if the user may see it (None for another clinic's or a missing one): five
+    queries whatever the number of visits, treatments and complications."""
+    from .models import Complication
+
+    presentation = (
+        scope(Presentation.objects.all(), user)
+        .select_related("patient", "patient__clinic")
+        .prefetch_related(
+            Prefetch("visits", queryset=Visit.objects.select_related("clinician").order_by("seen_on", "pk")),
+            Prefetch("treatments", queryset=Treatment.objects.select_related("clinician").order_by("started_on", "pk")),
+        )
+        .filter(pk=presentation_id)
+        .first()
+    )
+    if presentation is None:
+        return None
+    treatments = list(presentation.treatments.all())
+    visits = list(presentation.visits.all())
+    by_pk = {t.pk: t for t in treatments}
+    complications = list(
+        Complication.objects.filter(treatment__presentation=presentation).order_by("occurred_on", "pk")
+    )
+    for complication in complications:
+        complication.treatment = by_pk[complication.treatment_id]  # already loaded: no query per complication
+    today = today or presentation.patient.clinic.today()
+    return CaseSummary(
+        presentation=presentation,
+        visits=visits,
+        treatments=treatments,
+        complications=complications,
+        recommendation=presentation.recommendation(today=today, treatments=treatments, visits=visits),
+        today=today,
+        follow_ups=follow_up_markers(presentation),
+    )
+
+
+def patient_presentation_cards(*, patient) -> list[Presentation]:
+    """A patient's presentations for the summary cards on the patient's page, newest first, with their current
+    rung, last visit and latest pain (one query). ``patient`` comes from a page already scoped to the user's
+    clinics, and a patient's presentations are all in that patient's clinic."""
+    return list(Presentation.objects.with_summary().filter(patient=patient).order_by("-first_seen_on", "-pk"))
+
+
+class WorklistSection(StrEnum):
+    """Why a case is on a clinician's worklist; each case is listed once, under the first that applies."""
+
+    LOST_TO_FOLLOW_UP = "lost"
+    NO_RESPONSE = "no_response"
+    DUE_FOR_DECISION = "due"
+    OVERDUE_FOLLOW_UP = "overdue_follow_up"
+
+    @property
+    def label(self) -> str:
+        return {
+            WorklistSection.LOST_TO_FOLLOW_UP: "Lost to follow-up",
+            WorklistSection.NO_RESPONSE: "Trial ended, no response recorded",
+            WorklistSection.DUE_FOR_DECISION: "Due for a decision",
+            WorklistSection.OVERDUE_FOLLOW_UP: "Overdue follow-ups",
+        }[self]
+
+    @property
+    def action(self) -> str:
+        """The one thing a row of this section needs."""
+        return {
+            WorklistSection.LOST_TO_FOLLOW_UP: "Contact the patient and review",
+            WorklistSection.NO_RESPONSE: "Record the response",
+            WorklistSection.DUE_FOR_DECISION: "Decide the next step",
+            WorklistSection.OVERDUE_FOLLOW_UP: "Chase the follow-up",
+        }[self]
+
+
+@dataclass(frozen=True)
+class WorklistEntry:
+    presentation: Presentation
+    section: WorklistSection
+    recommendation: ladder.Recommendation | None
+    overdue_days: int
+    current_step: int | None
+    follow_up: object | None = None  # the overdue follow-up, for that section's rows
+
+    @property
+    def rung_label(self) -> str:
+        return ladder.rung_label(self.current_step)
+
+    @property
+    def patient_name(self) -> str:
+        patient = self.presentation.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+    @property
+    def site(self) -> str:
+        return f"{self.presentation.get_foot_display()} · interspace {self.presentation.interspace}"
+
+
+def overdue_follow_ups(*, user, today: datetime.date | None = None) -> list[WorklistEntry]:
+    """The worklist's overdue follow-ups: questionnaires past their due day, window still open, not answered.
+
+    The clinician's own (a follow-up names the clinician of the treatment it follows), read through
+    ``cases.followups.selectors.overdue_list`` with each clinic's own today; one query per clinic where
+    ``user`` treats, plus one for the clinics.
+    """
+    from .followups.selectors import overdue_list
+
+    clinic_ids = clinic_ids_for(user, roles=WRITE_ROLES)
+    clinics = Clinic.objects.all() if clinic_ids is None else Clinic.objects.filter(pk__in=clinic_ids)
+    entries = []
+    for clinic in clinics:
+        clinic_today = today or clinic.today()
+        for follow_up in overdue_list(clinics=[clinic], today=clinic_today).filter(clinician=user):
+            entries.append(
+                WorklistEntry(
+                    presentation=follow_up.presentation,
+                    section=WorklistSection.OVERDUE_FOLLOW_UP,
+                    recommendation=None,
+                    overdue_days=(clinic_today - follow_up.due_on).days,
+                    current_step=None,
+                    follow_up=follow_up,
+                )
+            )
+    entries.sort(key=lambda entry: -entry.overdue_days)
+    return entries
+
+
+_WORKLIST_FIELDS = (
+    "foot",
+    "interspace",
+    "status",
+    "patient__mrn",
+    "patient__given_name",
+    "patient__family_name",
+    "patient__clinic__time_zone",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _LadderTreatment:
+    """A treatment's ladder facts (``ladder.TreatmentFacts``), read as plain values: a clinician may have
+    thousands of cases, and building a model instance per treatment costs more than judging it."""
+
+    pk: int
+    presentation_id: int
+    kind: str
+    started_on: datetime.date
+    ended_on: datetime.date | None
+    response: str
+    response_assessed_on: datetime.date | None
+    justification: str
+    clinician_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class _LadderVisit:
+    """A visit's ladder facts (``ladder.VisitFacts``), as plain values."""
+
+    presentation_id: int
+    seen_on: datetime.date
+    pain_walking: int
+    pain_rest: int
+    relief_since_previous: str
+
+
+def _by_presentation(rows) -> dict[int, list]:
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row.presentation_id, []).append(row)
+    return grouped
+
+
+def clinician_worklist(*, user, today: datetime.date | None = None) -> dict[WorklistSection, list[WorklistEntry]]:
+    """A clinician's own active cases that need something from them, by section, most overdue first.
+
+    A case is the clinician's when they started its current treatment (the one the ladder judges). Three
+    queries whatever the number of cases (plus the follow-ups hook's); sections keep every section key, empty
+    or not, so a page can show each with its count. The treatments and visits are read as plain values and
+    the presentations with only the columns the rows show.
+    """
+    mine = (
+        scope(Presentation.objects.filter(status=PresentationStatus.ACTIVE), user, roles=WRITE_ROLES)
+        .filter(pk__in=_current_treatment_by(user))
+        .select_related("patient", "patient__clinic")
+        .only(*_WORKLIST_FIELDS)
+    )
+    presentations = list(mine)
+    # The same scoped cases as a subquery (not a list of ids, which a large caseload would push past SQLite's
+    # limit on query parameters).
+    case_ids = mine.values("pk")
+    treatments = _by_presentation(
+        _LadderTreatment(*row)
+        for row in Treatment.objects.filter(presentation__in=case_ids)
+        .order_by("started_on", "pk")
+        .values_list(*_LadderTreatment.__dataclass_fields__)
+    )
+    visits = _by_presentation(
+        _LadderVisit(*row)
+        for row in Visit.objects.filter(presentation__in=case_ids)
+        .order_by("seen_on", "pk")
+        .values_list(*_LadderVisit.__dataclass_fields__)
+    )
+    sections: dict[WorklistSection, list[WorklistEntry]] = {section: [] for section in WorklistSection}
+    zone_today: dict[str, datetime.date] = {}
+    for presentation in presentations:
+        facts = treatments.get(presentation.pk, [])
+        current = ladder.current_treatment(facts)
+        if current is None or current.clinician_id != user.pk:
+            continue
+        clinic = presentation.patient.clinic
+        day = today or zone_today.setdefault(clinic.time_zone, clinic.today())
+        advice = ladder.recommend(treatments=facts, visits=visits.get(presentation.pk, []), today=day)
+        if advice.lost_to_follow_up:
+            section = WorklistSection.LOST_TO_FOLLOW_UP
+        elif advice.stalled:
+            section = WorklistSection.NO_RESPONSE
+        elif advice.action in (ladder.Action.ESCALATE, ladder.Action.CONSIDER_SURGERY):
+            section = WorklistSection.DUE_FOR_DECISION
+        else:
+            continue
+        overdue = max((day - advice.trial_ends_on).days, 0) if advice.trial_ends_on else 0
+        sections[section].append(WorklistEntry(presentation, section, advice, overdue, ladder.highest_step(facts)))
+    sections[WorklistSection.OVERDUE_FOLLOW_UP] = overdue_follow_ups(user=user, today=today)
+    for entries in sections.values():
+        entries.sort(key=lambda entry: (-entry.overdue_days, entry.patient_name))
+    return sections
+
+
+def _current_treatment_by(user) -> QuerySet:
+    # Narrows the load to presentations with a treatment this user started; the loop keeps only those where it
+    # is the current one (a subquery per row would cost more than the loop on a large clinic).
+    return Treatment.objects.filter(clinician=user).values("presentation_id")
+
+
+@dataclass(frozen=True)
+class SurgeryConversion:
+    """Of the treatments of one kind started within the dashboard's filters, how many were followed by a
+    neurectomy in the same presentation (started on the same day or later)."""
+
+    kind: str
+    started: int
+    converted: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.converted / self.started if self.started else None
+
+
+def surgery_conversion(
+    *,
+    clinic_ids: list[int] | None,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+    clinician_id: int | None = None,
+    interspace: int | None = None,
+) -> dict[str, SurgeryConversion]:
+    """Conversion to surgery per non-surgical treatment kind, in one query; the filters mean what they mean in
+    ``cases.reports.outcome_report`` (which has no such figure), and ``clinic_ids`` None reads every clinic."""
+    from django.db.models import Count, Exists, OuterRef, Q
+
+    from .choices import TreatmentKind
+
+    treatments = Treatment.objects.exclude(kind=TreatmentKind.NEURECTOMY)
+    if clinic_ids is not None:
+        treatments = treatments.in_clinics(list(clinic_ids))
+    if date_from is not None:
+        treatments = treatments.filter(started_on__gte=date_from)
+    if date_to is not None:
+        treatments = treatments.filter(started_on__lte=date_to)
+    if clinician_id is not None:
+        treatments = treatments.filter(clinician_id=clinician_id)
+    if interspace is not None:
+        treatments = treatments.filter(presentation__interspace=interspace)
+    surgery = Treatment.objects.filter(
+        presentation=OuterRef("presentation"), kind=TreatmentKind.NEURECTOMY, started_on__gte=OuterRef("started_on")
+    )
+    rows = (
+        treatments.annotate(converted=Exists(surgery))
+        .values("kind")
+        .annotate(started=Count("pk"), converted_count=Count("pk", filter=Q(converted=True)))
+        .order_by()
+    )
+    return {row["kind"]: SurgeryConversion(row["kind"], row["started"], row["converted_count"]) for row in rows}

@@ -383,3 +383,6 @@ else:
     EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="follow-up@localhost")
+
+# The project's own static files (the admin workspace's script and styles, and the vendored chart library).
+STATICFILES_DIRS = [BASE_DIR / "static"]

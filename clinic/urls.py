@@ -6,6 +6,8 @@ from django.urls import include, path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from cases.admin.dashboard import may_read_outcomes, outcomes_dashboard_view
+from cases.admin.worklist import worklist_counts, worklist_view
 from cases.selectors import is_clinic_admin
 from clinic import health
 
@@ -28,8 +30,14 @@ def home(request: HttpRequest) -> HttpResponseRedirect:
 
 
 def admin_index(request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
-    """The admin index, which also links the progression review for those who may open it (a clinic admin)."""
-    context = {**(extra_context or {}), "can_review_progression": is_clinic_admin(request.user)}
+    """The admin index, which also links the progression review for those who may open it (a clinic admin), the
+    outcomes dashboard for clinic admins and reviewers, and shows whoever treats their worklist's counts."""
+    context = {
+        **(extra_context or {}),
+        "can_review_progression": is_clinic_admin(request.user),
+        "can_read_outcomes": may_read_outcomes(request.user),
+        "worklist_counts": worklist_counts(request.user),
+    }
     return admin.site.index(request, extra_context=context)
 
 
@@ -38,6 +46,8 @@ urlpatterns = [
     # Ahead of admin.site.urls, so that this answers the admin's own index URL ("admin:index"), behind the
     # same sign-in check (admin_view), with the one piece of context the index template needs.
     path("admin/", admin.site.admin_view(admin_index)),
+    path("admin/worklist/", admin.site.admin_view(worklist_view), name="worklist"),
+    path("admin/outcomes/", admin.site.admin_view(outcomes_dashboard_view), name="outcomes-dashboard"),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("follow-up/", include("cases.followups.urls")),

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from .. import ladder, services
 from ..forms import PresentationInlineFormSet, TreatmentInlineFormSet
@@ -17,11 +17,13 @@ from ..selectors import (
     WRITE_ROLES,
     clinic_ids_for,
     is_clinic_admin,
+    patient_presentation_cards,
     scope,
 )
 from .filters import CurrentResponseFilter, InterspaceFilter, RungFilter
 from .permissions import ClinicRolePermissions, _narrow_clinician_choices
 from .review import ProgressionReviewPage
+from .summary import CaseWorkspacePages
 from .writes import COMPACT_NOTES, ClinicRecordAdmin
 
 
@@ -111,15 +113,44 @@ class PatientAdmin(ClinicRecordAdmin):
     inlines = [PresentationInline]
     actions = ["archive_selected"]
 
+    ordering = ["-created_at", "-pk"]  # newest first
+
     def get_fields(self, request: HttpRequest, obj=None):
         fields = super().get_fields(request, obj)
+        if obj is not None:
+            fields = [*fields, "case_summaries"]
         if obj is not None and is_clinic_admin(request.user):
             return [*fields, "access_report"]
         return fields
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         # Archiving goes through cases.services.patient_archive (the action); only a superuser un-archives.
-        return ["access_report"] if request.user.is_superuser else ["archived", "access_report"]
+        shown = ["access_report", "case_summaries"]
+        return shown if request.user.is_superuser else ["archived", *shown]
+
+    @admin.display(description="presentations")
+    def case_summaries(self, patient: Patient) -> str:
+        """One card per presentation, newest first, each opening its case summary."""
+        cards = patient_presentation_cards(patient=patient) if patient.pk else []
+        if not cards:
+            return "None yet."
+        items = format_html_join(
+            "",
+            '<li class="summary-card"><a href="{}"><strong>{}</strong></a><br>{} · current rung {}<br>'
+            "last visit {} · walking pain {}</li>",
+            (
+                (
+                    reverse("admin:cases_presentation_summary", args=[card.pk], current_app=self.admin_site.name),
+                    str(card),
+                    card.get_status_display(),
+                    ladder.rung_label(card.current_step),
+                    ladder.format_day(card.last_visit_on) if card.last_visit_on else "—",
+                    "—" if card.latest_pain_walking is None else f"{card.latest_pain_walking}/10",
+                )
+                for card in cards
+            ),
+        )
+        return format_html('<ul class="summary-cards">{}</ul>', items)
 
     @admin.display(description="access report")
     def access_report(self, patient: Patient) -> str:
@@ -148,7 +179,7 @@ class PatientAdmin(ClinicRecordAdmin):
 
 
 @admin.register(Presentation)
-class PresentationAdmin(ProgressionReviewPage, ClinicRecordAdmin):
+class PresentationAdmin(CaseWorkspacePages, ProgressionReviewPage, ClinicRecordAdmin):
     owner_field = "patient"
     list_display = [
         "mrn",
@@ -158,8 +189,10 @@ class PresentationAdmin(ProgressionReviewPage, ClinicRecordAdmin):
         "latest_pain_walking",
         "last_visit_on",
         "status",
+        "summary_link",
     ]
     list_display_links = ["mrn", "foot_and_space"]
+    ordering = ["-first_seen_on", "-pk"]  # newest first
     list_filter = [
         RungFilter,
         CurrentResponseFilter,
@@ -232,6 +265,19 @@ class PresentationAdmin(ProgressionReviewPage, ClinicRecordAdmin):
     def last_visit_on(self, presentation: Presentation):
         return presentation.last_visit_on
 
+    @admin.display(description="summary")
+    def summary_link(self, presentation: Presentation) -> str:
+        url = reverse("admin:cases_presentation_summary", args=[presentation.pk], current_app=self.admin_site.name)
+        return format_html('<a href="{}" class="summary-link">Case summary</a>', url)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None):
+        # The heading names the patient (and the site), not just "Change presentation".
+        record = self.get_object(request, object_id) if object_id.isdigit() else None
+        if record is not None:
+            patient = record.patient
+            extra_context = {**(extra_context or {}), "title": f"{patient.given_name} {patient.family_name} · {record}"}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="recommendation")
     def recommendation(self, presentation: Presentation) -> str:
         if presentation.pk is None:
@@ -285,6 +331,13 @@ class PresentationChildAdmin(ClinicRecordAdmin):
         presentation = record.presentation
         return f"{presentation.get_foot_display()} · interspace {presentation.interspace}"
 
+    @admin.display(description="case")
+    def case_summary(self, record) -> str:
+        url = reverse(
+            "admin:cases_presentation_summary", args=[record.presentation_id], current_app=self.admin_site.name
+        )
+        return format_html('<a href="{}" class="summary-link">Summary</a>', url)
+
     @admin.display(description="clinician")
     def clinician_name(self, record) -> str:
         return record.clinician.get_full_name() or record.clinician.get_username()
@@ -292,8 +345,18 @@ class PresentationChildAdmin(ClinicRecordAdmin):
 
 @admin.register(Visit)
 class VisitAdmin(PresentationChildAdmin):
-    list_display = ["mrn", "patient_name", "foot_and_space", "seen_on", "pain_walking", "pain_rest", "clinician_name"]
+    list_display = [
+        "mrn",
+        "patient_name",
+        "foot_and_space",
+        "seen_on",
+        "pain_walking",
+        "pain_rest",
+        "clinician_name",
+        "case_summary",
+    ]
     list_display_links = ["mrn", "seen_on"]
+    ordering = ["-seen_on", "-pk"]  # newest first
     list_filter = [("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter), "relief_since_previous"]
     fields = [
         "presentation",
@@ -308,8 +371,72 @@ class VisitAdmin(PresentationChildAdmin):
 
 @admin.register(Treatment)
 class TreatmentAdmin(PresentationChildAdmin):
-    list_display = ["mrn", "patient_name", "foot_and_space", "kind", "started_on", "response", "clinician_name"]
+    list_display = [
+        "mrn",
+        "patient_name",
+        "foot_and_space",
+        "kind",
+        "started_on",
+        "response",
+        "clinician_name",
+        "case_summary",
+    ]
     list_display_links = ["mrn", "kind"]
+    ordering = ["-started_on", "-pk"]  # newest first
     list_filter = ["kind", "response", ("presentation__patient__clinic", admin.RelatedOnlyFieldListFilter)]
     fieldsets = [(None, {"fields": ["presentation"]}), *TREATMENT_FIELDSETS]
     inlines = [ComplicationInline]
+
+
+@admin.register(Complication)
+class ComplicationAdmin(ClinicRecordAdmin):
+    """Complications in their own list (newest first), each read and corrected here through the services; they
+    are recorded on their treatment's page, where the treatment they follow is in view."""
+
+    owner_field = "treatment"
+    list_display = [
+        "mrn",
+        "patient_name",
+        "kind",
+        "occurred_on",
+        "treatment_kind",
+        "resolved",
+        "resolved_on",
+        "case_summary",
+    ]
+    list_display_links = ["mrn", "kind"]
+    list_filter = ["kind", "resolved", ("treatment__presentation__patient__clinic", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["treatment__presentation__patient__clinic"]
+    ordering = ["-occurred_on", "-pk"]
+    search_fields = [
+        "treatment__presentation__patient__mrn",
+        "treatment__presentation__patient__family_name",
+        "treatment__presentation__patient__given_name",
+    ]
+    search_help_text = "Search by MRN or patient name."
+    fields = ["treatment", "kind", "occurred_on", ("resolved", "resolved_on"), "notes"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Complication]:
+        return super().get_queryset(request).select_related(*self.list_select_related)
+
+    @admin.display(description="MRN", ordering="treatment__presentation__patient__mrn")
+    def mrn(self, complication: Complication) -> str:
+        return complication.treatment.presentation.patient.mrn
+
+    @admin.display(description="patient", ordering="treatment__presentation__patient__family_name")
+    def patient_name(self, complication: Complication) -> str:
+        patient = complication.treatment.presentation.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+    @admin.display(description="case")
+    def case_summary(self, complication: Complication) -> str:
+        presentation_id = complication.treatment.presentation_id
+        url = reverse("admin:cases_presentation_summary", args=[presentation_id], current_app=self.admin_site.name)
+        return format_html('<a href="{}" class="summary-link">Summary</a>', url)
+
+    @admin.display(description="after", ordering="treatment__kind")
+    def treatment_kind(self, complication: Complication) -> str:
+        return complication.treatment.get_kind_display()
