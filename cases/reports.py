@@ -28,12 +28,13 @@ Definitions (each per treatment kind, over the treatments *started* within the f
   *first* such higher-step treatment.
 - ``with_complication``: treatments with at least one recorded complication (however many).
 - A median of an even number of values is the mean of the two middle ones.
-- ``against_mcid`` (with ``with_mcid=True``, else None): per follow-up time point (6 and 12 months) and measure, how many presentations
-  reached the MCID and, for walking pain, the acceptable state (NRS ≤ 2), with the number each share
-  rests on (``n``) and how many were missing: ``cases.followups.reports.outcomes_against_mcid``, the one
-  definition (docs/follow-ups.md), over the follow-ups of the treatments that pass the filters. Every
-  time point and measure has an entry, zeros included; a rate is None when ``n`` is 0. The thresholds
-  are the deployment's (``FOLLOW_UP_MCID``), or the clinic's own when the report reads one clinic.
+- ``against_mcid`` (with ``with_mcid=True``, else None): per follow-up time point (6 and 12 months)
+  and measure, how many presentations reached the MCID and, for walking pain, the acceptable state
+  (NRS ≤ 2), with the number each share rests on (``n``) and how many were missing. The one
+  definition is ``cases.followups.reports.outcomes_against_mcid`` (docs/follow-ups.md), over the
+  follow-ups of the treatments that pass the filters. Every time point and measure has an entry,
+  zeros included; a rate is None when ``n`` is 0. The thresholds are the deployment's
+  (``FOLLOW_UP_MCID``), or the clinic's own when the report reads one clinic.
 
 Filters: ``date_from``/``date_to`` bound ``started_on`` inclusively; ``clinician_id`` is the clinician
 who started the treatment; ``interspace`` is the presentation's; ``sex`` is the patient's; ``age_band``
@@ -71,7 +72,6 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Cast, RowNumber
-
 from django.utils import timezone
 
 from . import ladder

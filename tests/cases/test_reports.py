@@ -155,7 +155,7 @@ def test_a_row_serialises_to_plain_values(clinic, podiatrist):
     assert serialised["complete_rate"] == 1.0
     attainment = serialised.pop("against_mcid")
     assert all(value is None or type(value) in (str, int, float) for value in serialised.values())
-    assert len(attainment) == 10  # 6 and 12 months × five measures, zeros included
+    assert len(attainment) == 10  # 6 and 12 months, five measures each, zeros included
     assert all(value is None or type(value) in (str, int, float) for entry in attainment for value in entry.values())
 
 
