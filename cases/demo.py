@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from . import ladder, services
@@ -49,6 +50,9 @@ from .choices import (
     Symptom,
     TreatmentKind,
 )
+from .followups import links as follow_up_links
+from .followups.choices import AnswerChannel, FollowUpStatus, GlobalImpression, TimePoint
+from .followups.models import FollowUp
 from .models import Clinic, Membership, Patient, Presentation, Treatment
 
 # Chosen (by planning seeds in turn) so the default 60-patient demo fills every progression-review
@@ -162,6 +166,17 @@ STALLED_SHARE = 0.1
 SKIP_SHARE = 0.06
 BASELINE_MOXFQ_SHARE = 0.7
 FOLLOW_UP_MOXFQ_SHARE = 0.5
+# Demo mix (no DOMAIN.md figure; not evidence): how often a demo patient answers a follow-up whose window
+# has opened, by time point, and how often one declines. The answers follow the treatment's recorded
+# response, so the MCID shares the demo shows come from the response rates above, not from new figures.
+FOLLOW_UP_ANSWER_SHARE = {
+    TimePoint.BASELINE: 0.8,
+    TimePoint.END_OF_TRIAL: 0.7,
+    TimePoint.WEEK_6: 0.65,
+    TimePoint.MONTH_6: 0.55,
+    TimePoint.MONTH_12: 0.45,
+}
+FOLLOW_UP_DECLINE_SHARE = 0.03
 ALTERNATIVES = (
     TreatmentKind.ALCOHOL_INJECTION,
     TreatmentKind.RADIOFREQUENCY_ABLATION,
@@ -658,6 +673,14 @@ class SeedSummary:
     patients_skipped: int = 0
     # Username to password of each demo login this run created; those that already existed are not here.
     demo_logins_created: dict[str, str] = field(default_factory=dict)
+    # The demo clinics' follow-ups by status once seeded, and one working patient link (token shown once).
+    follow_up_statuses: Counter = field(default_factory=Counter)
+    follow_up_link: str = ""
+    follow_up_admin_path: str = ""
+
+    def follow_up_line(self) -> str:
+        counts = ", ".join(f"{self.follow_up_statuses[status]} {status}" for status in FollowUpStatus.values)
+        return f"Follow-ups of the demo clinics: {counts}."
 
     def line(self) -> str:
         names = ("clinics", "users", "patients", "presentations", "visits", "treatments", "complications")
@@ -806,6 +829,114 @@ def _events_write(presentation: Presentation, events: list[tuple[str, Any]], *, 
             created["complications"] += 1
 
 
+def _demo_now(today: datetime.date) -> datetime.datetime:
+    """The demo's "now": noon of its reference day, or the real now when that is earlier (seeding on today)."""
+    noon = datetime.datetime.combine(today, datetime.time(12), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    return min(noon, timezone.now())
+
+
+def _follow_up_answer(rng: random.Random, follow_up: FollowUp, first_visit) -> dict[str, Any]:
+    """What the demo patient answers: their first visit's pain at baseline, then as the treatment's response says."""
+    walking = first_visit.pain_walking if first_visit else 6
+    rest = first_visit.pain_rest if first_visit else 1
+    response = follow_up.treatment.response if follow_up.treatment else None
+    if response is None:
+        values = (walking, rest, Relief.NONE, GlobalImpression.NO_CHANGE)
+    elif response == Response.COMPLETE:
+        values = (rng.randint(0, 1), 0, Relief.COMPLETE, rng.choice([1, 2]))
+    elif response == Response.PARTIAL:
+        reduced = max(1, min(walking - 1, round(walking * (1 - rng.uniform(*PARTIAL_PAIN_REDUCTION)))))
+        values = (max(reduced, 0), min(rest, reduced), Relief.PARTIAL, rng.choice([2, 3]))
+    else:  # no response, or not yet assessed
+        values = (_clamp(walking + rng.choice([-1, 0, 0, 1]), 0, 10), rest, Relief.NONE, rng.choice([4, 4, 5]))
+    answer = dict(zip(("pain_walking", "pain_rest", "relief", "global_impression"), values, strict=True))
+    moxfq = ("moxfq_walking_standing", "moxfq_pain", "moxfq_social")
+    if first_visit is not None and all(getattr(first_visit, name) is not None for name in moxfq):
+        # The domains move with walking pain (a demo simplification): the same share of the first visit's score.
+        share = Decimal(answer["pain_walking"]) / Decimal(max(walking, 1))
+        for name in moxfq:
+            answer[name] = min(Decimal(100), (getattr(first_visit, name) * share).quantize(Decimal("0.1")))
+    return answer
+
+
+def follow_ups_write(options: SeedOptions, *, clinics: list[DemoClinic], summary: SeedSummary) -> None:
+    """Plan every demo presentation's follow-ups from its first day, answer and decline some, then move statuses.
+
+    Deterministic per presentation (its own ``random.Random``). Answers go through
+    ``services.follow_up_answer_record``, recorded by the treating clinician on a day in the window up to
+    the demo's today; what nobody answered becomes overdue or missed through
+    ``services.follow_up_statuses_refresh`` on the demo's today, exactly as the sending run moves them.
+    """
+    now = _demo_now(options.today)
+    presentations = (
+        Presentation.objects.filter(
+            patient__clinic__in=[demo.clinic for demo in clinics], patient__mrn__startswith=MRN_PREFIX
+        )
+        .select_related("patient__clinic")
+        .order_by("patient__mrn", "foot", "interspace", "pk")
+    )
+    for presentation in presentations:
+        zone = ZoneInfo(presentation.patient.clinic.time_zone)
+        # Reproducible demo data, not secrets (as the plans above).
+        rng = random.Random(  # noqa: S311
+            f"neuroma-demo:{options.seed}:follow-ups:{presentation.patient.mrn}:{presentation.foot}"
+        )
+        with transaction.atomic():
+            first_visit = presentation.visits.order_by("seen_on", "pk").first()
+            planned = services.follow_up_plan(presentation=presentation, today=presentation.first_seen_on)
+            for follow_up in planned:
+                roll = rng.random()  # drawn for every follow-up, so one's fate never shifts another's
+                day = follow_up.window_opens_on + _days(rng.randint(0, 14))
+                if follow_up.status not in (FollowUpStatus.SCHEDULED, FollowUpStatus.OVERDUE, FollowUpStatus.SENT):
+                    continue
+                if (
+                    follow_up.window_opens_on > options.today
+                    or FollowUp.objects.filter(pk=follow_up.pk, answer__isnull=False).exists()
+                ):
+                    continue
+                clinician = follow_up.clinician or clinics[0].podiatrists[0]
+                if roll < FOLLOW_UP_DECLINE_SHARE:
+                    services.follow_up_decline(follow_up=follow_up, recorded_by=clinician)
+                elif roll < FOLLOW_UP_DECLINE_SHARE + FOLLOW_UP_ANSWER_SHARE[follow_up.time_point]:
+                    day = min(day, follow_up.window_closes_on, options.today)
+                    answered_at = datetime.datetime.combine(day, datetime.time(rng.randint(9, 16)), tzinfo=zone)
+                    services.follow_up_answer_record(
+                        follow_up=follow_up,
+                        channel=rng.choice([AnswerChannel.IN_CLINIC_TABLET, AnswerChannel.PHONE]),
+                        recorded_by=clinician,
+                        answered_at=min(answered_at, now),
+                        **_follow_up_answer(rng, follow_up, first_visit),
+                    )
+    services.follow_up_statuses_refresh(now=now)
+    demo_follow_ups = FollowUp.objects.filter(presentation__in=presentations)
+    summary.follow_up_statuses = Counter(
+        dict(demo_follow_ups.order_by().values_list("status").annotate(count=models.Count("pk")))
+    )
+
+
+def follow_up_link_issue(*, clinic: Clinic, summary: SeedSummary) -> None:
+    """One working patient link for the demo: the first open, unanswered follow-up whose window is open today.
+
+    Through ``services.follow_up_link_issue`` (audited like any link); the token exists only in this run's
+    output. Its window is judged by the clinic's real today, since that is when a person opens it.
+    """
+    today = clinic.today()
+    candidates = FollowUp.objects.filter(
+        presentation__patient__clinic=clinic,
+        presentation__patient__mrn__startswith=MRN_PREFIX,
+        status__in=[FollowUpStatus.SCHEDULED, FollowUpStatus.SENT, FollowUpStatus.OVERDUE],
+        window_opens_on__lte=today,
+        window_closes_on__gte=today,
+        answer__isnull=True,
+    ).order_by("due_on", "pk")
+    follow_up = candidates.first()
+    if follow_up is None:
+        return
+    _, token = services.follow_up_link_issue(follow_up=follow_up)
+    summary.follow_up_link = follow_up_links.url_for(token)
+    summary.follow_up_admin_path = reverse("admin:cases_followup_change", args=[follow_up.pk])
+
+
 def seed(options: SeedOptions, *, on_patient: Callable[[], None] = lambda: None) -> SeedSummary:
     """Create what is missing of the demo dataset that ``options`` describe; each patient in its own transaction."""
     summary = SeedSummary()
@@ -819,4 +950,6 @@ def seed(options: SeedOptions, *, on_patient: Callable[[], None] = lambda: None)
         plan = patient_plan(seed=options.seed, number=number, today=options.today, conf=conf)
         patient_write(plan, demo_clinic=clinics[(number - 1) % len(clinics)], summary=summary)
         on_patient()
+    follow_ups_write(options, clinics=clinics, summary=summary)
+    follow_up_link_issue(clinic=clinics[0].clinic, summary=summary)
     return summary

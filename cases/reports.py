@@ -28,6 +28,13 @@ Definitions (each per treatment kind, over the treatments *started* within the f
   *first* such higher-step treatment.
 - ``with_complication``: treatments with at least one recorded complication (however many).
 - A median of an even number of values is the mean of the two middle ones.
+- ``against_mcid`` (with ``with_mcid=True``, else None): per follow-up time point (6 and 12 months)
+  and measure, how many presentations reached the MCID and, for walking pain, the acceptable state
+  (NRS ≤ 2), with the number each share rests on (``n``) and how many were missing. The one
+  definition is ``cases.followups.reports.outcomes_against_mcid`` (docs/follow-ups.md), over the
+  follow-ups of the treatments that pass the filters. Every time point and measure has an entry,
+  zeros included; a rate is None when ``n`` is 0. The thresholds are the deployment's
+  (``FOLLOW_UP_MCID``), or the clinic's own when the report reads one clinic.
 
 Filters: ``date_from``/``date_to`` bound ``started_on`` inclusively; ``clinician_id`` is the clinician
 who started the treatment; ``interspace`` is the presentation's; ``sex`` is the patient's; ``age_band``
@@ -65,9 +72,13 @@ from django.db.models import (
     Window,
 )
 from django.db.models.functions import Cast, RowNumber
+from django.utils import timezone
 
 from . import ladder
 from .choices import Response, Sex
+from .followups import reports as follow_up_reports
+from .followups.choices import TimePoint
+from .followups.models import ClinicFollowUpSettings
 from .models import Complication, Treatment
 
 AGE_BANDS: dict[str, tuple[int | None, int | None]] = {
@@ -83,6 +94,22 @@ KINDS_IN_LADDER_ORDER: tuple[str, ...] = tuple(str(kind) for kind in sorted(ladd
 """Footwear, orthosis, injection, the three alternatives, neurectomy (``sorted`` keeps the alternatives' order)."""
 
 _COUNTED_RESPONSES = (Response.COMPLETE, Response.PARTIAL, Response.NONE, Response.PENDING)
+MCID_TIME_POINTS: tuple[str, ...] = (str(TimePoint.MONTH_6), str(TimePoint.MONTH_12))
+
+
+@dataclass(frozen=True)
+class MeasureAttainment:
+    """One measure at one follow-up time point: the presentations reaching its MCID (and acceptable state)."""
+
+    time_point: str
+    measure: str
+    n: int  # presentations with a baseline and an answer on this measure
+    missing: int  # the window closed without an answer on this measure, or no baseline
+    mcid_reached: int
+    mcid_rate: float | None  # of n, 0–1
+    acceptable_reached: int | None  # None for a measure without an acceptable state
+    acceptable_rate: float | None  # of n, 0–1
+    mcid_source: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +135,8 @@ class OutcomeRow:
     median_days_to_escalation: float | None
     with_complication: int
     complication_rate: float | None
+    # Only when asked for (``with_mcid=True``): it costs three or four queries more.
+    against_mcid: tuple[MeasureAttainment, ...] | None = None
 
     @property
     def step(self) -> int:
@@ -317,6 +346,8 @@ def outcome_report(
     sex: str | None = None,
     age_band: str | None = None,
     rung: int | float | str | None = None,
+    with_mcid: bool = False,
+    today: datetime.date | None = None,
 ) -> list[OutcomeRow]:
     """One ``OutcomeRow`` per treatment kind in ladder order, kinds without treatments included (see module doc).
 
@@ -324,7 +355,8 @@ def outcome_report(
     clinic. Raises ``ValueError`` with a specific message for an unknown age band or sex, an interspace
     outside 1–4, ``date_from`` after ``date_to``, or a ``rung`` that is not one of the public rung numbers
     (1, 2, 3, 3.5 for the alternatives, 4; ``?rung=2`` is orthosis, as everywhere). With ``rung`` the report has
-    only that rung's rows (three for 3.5, one per alternative).
+    only that rung's rows (three for 3.5, one per alternative). ``with_mcid`` adds ``against_mcid`` to each
+    row, judged on ``today`` (default: the server's today) for which follow-up windows have closed.
     """
     step = _check_filters(
         date_from=date_from, date_to=date_to, interspace=interspace, sex=sex, age_band=age_band, rung=rung
@@ -344,6 +376,11 @@ def outcome_report(
     if step is not None:
         treatments = treatments.filter(kind__in=kinds)
     by_kind = _outcomes_by_kind(treatments)
+    attainment = (
+        _attainment_by_kind(treatments, clinic_ids=clinic_ids, today=today or timezone.localdate())
+        if with_mcid
+        else None
+    )
 
     report = []
     for kind in kinds:
@@ -374,6 +411,69 @@ def outcome_report(
                 median_days_to_escalation=_median(counts.get("median_days_to_escalation")),
                 with_complication=with_complication,
                 complication_rate=_rate(with_complication, started),
+                against_mcid=None if attainment is None else attainment.get(kind, _no_attainment()),
             )
         )
     return report
+
+
+def _no_attainment() -> tuple[MeasureAttainment, ...]:
+    return tuple(
+        MeasureAttainment(
+            time_point=time_point,
+            measure=measure,
+            n=0,
+            missing=0,
+            mcid_reached=0,
+            mcid_rate=None,
+            acceptable_reached=0 if measure in follow_up_reports.acceptable_states_for() else None,
+            acceptable_rate=None,
+            mcid_source=threshold.source,
+        )
+        for time_point in MCID_TIME_POINTS
+        for measure, threshold in follow_up_reports.thresholds_for().items()
+    )
+
+
+def _attainment_by_kind(
+    treatments: QuerySet[Treatment], *, clinic_ids, today: datetime.date
+) -> dict[str, tuple[MeasureAttainment, ...]]:
+    """The MCID and acceptable-state counts per kind, from the follow-up loop's one definition (3–4 queries).
+
+    One clinic's report uses that clinic's own thresholds (one more query); several clinics' use the
+    deployment's, since one share cannot rest on two definitions.
+    """
+    clinic_settings = None
+    if clinic_ids is not None and len(clinic_ids) == 1:
+        clinic_settings = ClinicFollowUpSettings.objects.filter(clinic_id=clinic_ids[0]).first()
+    rows = follow_up_reports.outcomes_against_mcid(
+        clinics=None if clinic_ids is None else list(clinic_ids),
+        today=today,
+        time_points=MCID_TIME_POINTS,
+        clinic_settings=clinic_settings,
+        treatments=treatments,
+    )
+    found = {(row.kind, row.time_point, row.measure): row for row in rows}
+    by_kind: dict[str, tuple[MeasureAttainment, ...]] = {}
+    for kind in {row.kind for row in rows}:
+        entries = []
+        for empty in _no_attainment():
+            row = found.get((kind, empty.time_point, empty.measure))
+            if row is None:
+                entries.append(empty)
+                continue
+            entries.append(
+                MeasureAttainment(
+                    time_point=str(row.time_point),
+                    measure=row.measure,
+                    n=row.n,
+                    missing=row.missing,
+                    mcid_reached=row.mcid_reached,
+                    mcid_rate=_rate(row.mcid_reached, row.n),
+                    acceptable_reached=row.acceptable_reached,
+                    acceptable_rate=None if row.acceptable_reached is None else _rate(row.acceptable_reached, row.n),
+                    mcid_source=row.mcid_source,
+                )
+            )
+        by_kind[kind] = tuple(entries)
+    return by_kind

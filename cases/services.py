@@ -314,8 +314,8 @@ def _lock_follow_up(follow_up: FollowUp) -> FollowUp:
     )
 
 
-def _refuse_outside_window(follow_up: FollowUp, what: str) -> None:
-    today = follow_up.presentation.patient.clinic.today()
+def _refuse_outside_window(follow_up: FollowUp, what: str, on: datetime.date | None = None) -> None:
+    today = on or follow_up.presentation.patient.clinic.today()
     opens, closes = follow_up.window_opens_on.isoformat(), follow_up.window_closes_on.isoformat()
     if today < follow_up.window_opens_on:
         raise ValidationError(
@@ -413,18 +413,29 @@ def follow_up_answer_record(
     moxfq_walking_standing: Any = None,
     moxfq_pain: Any = None,
     moxfq_social: Any = None,
+    answered_at: datetime.datetime | None = None,
 ) -> FollowUpAnswer:
     """Record a follow-up's answer (once: a second one is refused and writes nothing) and complete it.
 
     ``channel`` is ``link`` (the patient, through ``link``) or ``in_clinic_tablet`` / ``phone`` (staff,
     ``recorded_by``). MOxFQ comes either as item answers, scored here against the clinic's licensed
     form, or as the three domain scores a clinician entered (``moxfq_walking_standing``, ``moxfq_pain``,
-    ``moxfq_social``); never both.
+    ``moxfq_social``); never both. ``answered_at`` dates an answer staff took earlier (a paper form, a
+    call yesterday): never in the future, and its day must fall in the window; it defaults to now, and
+    an answer through the link is always dated when it is given.
     """
     follow_up = _lock_follow_up(follow_up)
     _refuse_unless_open(follow_up, "be answered")
-    _refuse_outside_window(follow_up, "be answered")
     clinic = follow_up.presentation.patient.clinic
+    now = timezone.now()
+    if answered_at is not None:
+        if channel == AnswerChannel.LINK:
+            raise ValidationError({"answered_at": "An answer through the link is dated when it is given."})
+        if answered_at > now:
+            raise ValidationError({"answered_at": "An answer cannot be dated in the future."}, code="invalid")
+    answered_at = answered_at or now
+    answered_on = timezone.localdate(answered_at, zoneinfo.ZoneInfo(clinic.time_zone))
+    _refuse_outside_window(follow_up, "be answered", on=answered_on)
     moxfq_scores = {
         "moxfq_walking_standing": moxfq_walking_standing,
         "moxfq_pain": moxfq_pain,
@@ -460,12 +471,11 @@ def follow_up_answer_record(
                 {"moxfq_items": f"Give {len(form.items)} item answers, each 0–4 or empty."}, code="invalid"
             )
         moxfq_scores = follow_up_scoring.domain_scores(form.domains, moxfq_items)
-    now = timezone.now()
     answer = FollowUpAnswer(
         follow_up=follow_up,
         channel=channel,
-        answered_at=now,
-        answered_on=clinic.today(),
+        answered_at=answered_at,
+        answered_on=answered_on,
         recorded_by=recorded_by,
         link=link if channel == AnswerChannel.LINK else None,
         pain_walking=pain_walking,

@@ -190,6 +190,14 @@ def _audit_event(records: ClinicRecords) -> models.Model:
     )  # fmt: skip
 
 
+def _follow_up(records: ClinicRecords) -> models.Model:
+    """The case's baseline follow-up, due today (its window open, so every action can run), made once per test."""
+    from tests.followups.factories import FollowUpFactory
+
+    follow_up = records.presentation.follow_ups.first()
+    return follow_up or FollowUpFactory(presentation=records.presentation, due_on=records.clinic.today())
+
+
 RECORD_OF: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "patient": lambda world, records: records.patient,
     "presentation": lambda world, records: records.presentation,
@@ -211,6 +219,7 @@ RECORD_OF: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "failed sign-in": lambda world, records: AccessFailureLog.objects.create(
         username="matrix-podiatrist", ip_address="192.0.2.1"
     ),
+    "follow-up": lambda world, records: _follow_up(records),
 }
 # What a delete is tried on: a record nothing else depends on (every clinical foreign key is PROTECT).
 DELETABLE: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
@@ -222,7 +231,7 @@ DELETABLE: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "user": lambda world, records: world.spare_user,
 }
 CLINIC_SCOPED = frozenset(
-    {"patient", "presentation", "visit", "treatment", "complication", "membership", "audit event"}
+    {"patient", "presentation", "visit", "treatment", "complication", "membership", "audit event", "follow-up"}
 )
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 
 from .. import ladder
 from ..models import Visit
@@ -149,9 +149,13 @@ def acceptable_states_for(clinic_settings=None) -> dict[str, AcceptableState]:
     }
 
 
-def _baselines(presentation_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
-    """Each presentation's baseline values: its baseline answer, else its first visit's values."""
-    ids = list(presentation_ids)
+def _baselines(presentation_ids) -> dict[int, dict[str, Any]]:
+    """Each presentation's baseline values: its baseline answer, else its first visit's values.
+
+    ``presentation_ids`` is a list or a subquery of ids (a subquery keeps the caller's query count the
+    same whether or not any presentation qualifies).
+    """
+    ids = presentation_ids if isinstance(presentation_ids, QuerySet) else list(presentation_ids)
     baselines: dict[int, dict[str, Any]] = {}
     for row in (
         Visit.objects.filter(presentation_id__in=ids).order_by("-seen_on", "-pk").values("presentation_id", *MEASURES)
@@ -195,26 +199,32 @@ def outcomes_against_mcid(
     today: datetime.date,
     time_points: Iterable[str] = (TimePoint.MONTH_6, TimePoint.MONTH_12),
     clinic_settings=None,
+    treatments: QuerySet | None = None,
 ) -> list[OutcomeRow]:
     """Per treatment kind, time point and measure: how many presentations reached the MCID and the acceptable state.
 
     A presentation treated twice with the same kind counts once, by its latest such treatment. Only
     follow-ups answered or whose window has closed count; an open, unanswered one is neither n nor missing.
+    ``clinics`` None reads every clinic (a superuser's report); ``treatments``, if given, keeps only the
+    follow-ups of those treatments (the outcome report's filters). Three queries, whatever the data.
     """
     thresholds = thresholds_for(clinic_settings)
     acceptable = acceptable_states_for(clinic_settings)
-    rows = (
-        FollowUp.objects.in_clinics(clinics)
-        .filter(time_point__in=list(time_points), treatment__isnull=False)
+    follow_ups = FollowUp.objects.all() if clinics is None else FollowUp.objects.in_clinics(clinics)
+    if treatments is not None:
+        follow_ups = follow_ups.filter(treatment__in=treatments.order_by().values("pk"))
+    follow_ups = (
+        follow_ups.filter(time_point__in=list(time_points), treatment__isnull=False)
         .filter(Q(status=FollowUpStatus.COMPLETED) | Q(window_closes_on__lt=today))
         .exclude(status=FollowUpStatus.CANCELLED)
-        .order_by("treatment__started_on", "pk")
-        .values("presentation_id", "time_point", "status", "treatment__kind", *[f"answer__{m}" for m in MEASURES])
+    )
+    rows = follow_ups.order_by("treatment__started_on", "pk").values(
+        "presentation_id", "time_point", "status", "treatment__kind", *[f"answer__{m}" for m in MEASURES]
     )
     latest: dict[tuple[str, str, int], dict] = {}
     for row in rows:  # ordered by start, so the latest treatment of a kind wins
         latest[(row["treatment__kind"], row["time_point"], row["presentation_id"])] = row
-    baselines = _baselines({key[2] for key in latest})
+    baselines = _baselines(follow_ups.order_by().values("presentation_id"))
     tally: dict[tuple[str, str, str], list[int]] = {}
     for (kind, time_point, presentation_id), row in latest.items():
         baseline = baselines.get(presentation_id, {})

@@ -149,11 +149,14 @@ def test_kinds_without_treatments_keep_their_zero_row_beside_kinds_with_data(cli
 def test_a_row_serialises_to_plain_values(clinic, podiatrist):
     start(add_case(clinic), podiatrist, FOOTWEAR, D(2025, 1, 6), Response.COMPLETE)
 
-    serialised = asdict(outcome_report(clinic_ids=[clinic.pk])[0])
+    serialised = asdict(outcome_report(clinic_ids=[clinic.pk], with_mcid=True)[0])
 
     assert serialised["kind"] == "footwear_modification"
     assert serialised["complete_rate"] == 1.0
+    attainment = serialised.pop("against_mcid")
     assert all(value is None or type(value) in (str, int, float) for value in serialised.values())
+    assert len(attainment) == 10  # 6 and 12 months, five measures each, zeros included
+    assert all(value is None or type(value) in (str, int, float) for entry in attainment for value in entry.values())
 
 
 # Responses
@@ -546,12 +549,13 @@ def add_full_history(clinic, clinician, n):
 def test_the_number_of_queries_does_not_grow_with_the_records(clinic, podiatrist, django_assert_max_num_queries):
     for n in range(5):
         add_full_history(clinic, podiatrist, n)
-    with django_assert_max_num_queries(2), CaptureQueriesContext(connection) as few:
-        small = rows_by_kind(clinic_ids=[clinic.pk], age_band="50-59")
+    # Two for the treatments, one for the clinic's thresholds, three for the follow-ups against the MCID.
+    with django_assert_max_num_queries(6), CaptureQueriesContext(connection) as few:
+        small = rows_by_kind(clinic_ids=[clinic.pk], age_band="50-59", with_mcid=True)
     for n in range(5, 50):
         add_full_history(clinic, podiatrist, n)
-    with django_assert_max_num_queries(2), CaptureQueriesContext(connection) as many:
-        large = rows_by_kind(clinic_ids=[clinic.pk], age_band="50-59")
+    with django_assert_max_num_queries(6), CaptureQueriesContext(connection) as many:
+        large = rows_by_kind(clinic_ids=[clinic.pk], age_band="50-59", with_mcid=True)
 
     assert len(few.captured_queries) == len(many.captured_queries)
     assert large[FOOTWEAR].started > small[FOOTWEAR].started > 0
@@ -649,6 +653,7 @@ def brute_force_report(*, clinic_ids, date_from=None, date_to=None, clinician_id
                 "median_days_to_escalation": median(escalations),
                 "with_complication": with_complication,
                 "complication_rate": share(with_complication, len(mine)),
+                "against_mcid": None,  # asked for separately (with_mcid=True), tested in tests/followups
             }
         )
     return report

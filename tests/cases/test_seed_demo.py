@@ -6,9 +6,11 @@ import itertools
 import re
 import statistics
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
@@ -16,7 +18,10 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from cases import demo, ladder, selectors, services
+from cases.audit import AuditEvent
 from cases.choices import Imaging, PresentationStatus, Response, Role, Sex, TreatmentKind
+from cases.followups.models import FollowUp, FollowUpAnswer, FollowUpLink, FollowUpMessage
+from cases.followups.selectors import link_for_token
 from cases.models import Clinic, Complication, Membership, Patient, Presentation, Treatment, Visit
 from tests.factories import PatientFactory
 
@@ -118,8 +123,13 @@ def dataset_fingerprint() -> list[tuple]:
 
 
 def delete_everything() -> None:
-    for model in reversed(MODELS):
+    for model in (FollowUpMessage, FollowUpAnswer, FollowUpLink, FollowUp):  # they protect the cases
         model.objects.all().delete()
+    for model in reversed(MODELS):
+        rows = model.objects.all()
+        if model is get_user_model():
+            rows = rows.exclude(pk__in=AuditEvent.objects.exclude(actor=None).values("actor"))  # the trail keeps them
+        rows.delete()
 
 
 # Determinism and re-runs
@@ -264,6 +274,31 @@ class TestTheDefaultDemo:
         assert Visit.objects.filter(moxfq_pain__isnull=False).exists()
         assert Visit.objects.filter(moxfq_pain__isnull=True).exists()
 
+    def test_it_has_due_overdue_completed_missed_and_declined_follow_ups(self):
+        statuses = Counter(FollowUp.objects.values_list("status", flat=True))
+        for status in ("scheduled", "overdue", "completed", "missed", "declined"):
+            assert statuses[status] > 0, status
+        due = FollowUp.objects.filter(status="scheduled", window_opens_on__lte=TODAY)
+        assert due.exists()  # due now: its window open, not yet answered
+        for follow_up in FollowUp.objects.filter(status__in=["overdue", "missed"]).select_related("answer"):
+            assert not hasattr(follow_up, "answer")
+            assert follow_up.due_on < TODAY or follow_up.due_on < follow_up.presentation.patient.clinic.today()
+
+    def test_follow_up_answers_were_recorded_by_staff_inside_their_windows_by_the_reference_day(self):
+        answers = FollowUpAnswer.objects.select_related("follow_up")
+        assert answers.count() == FollowUp.objects.filter(status="completed").count()
+        for answer in answers:
+            follow_up = answer.follow_up
+            assert follow_up.window_opens_on <= answer.answered_on <= min(follow_up.window_closes_on, TODAY)
+            assert answer.channel in ("in_clinic_tablet", "phone") and answer.recorded_by_id is not None
+        assert answers.filter(moxfq_pain__isnull=False).exists()
+        assert Counter(answers.values_list("follow_up__time_point", flat=True)).keys() >= {"baseline", "month_6"}
+
+    def test_the_summary_counts_the_follow_ups_by_status(self, default_demo):
+        statuses = Counter(FollowUp.objects.values_list("status", flat=True))
+        assert f"{statuses['completed']} completed, {statuses['overdue']} overdue, " in default_demo
+        assert f"{statuses['missed']} missed" in default_demo
+
     def test_its_patients_are_mostly_women_with_a_third_interspace_neuroma(self):
         assert Patient.objects.filter(sex=Sex.FEMALE).count() / Patient.objects.count() > 0.7
         assert 0.75 <= Presentation.objects.filter(interspace=3).count() / Presentation.objects.count() <= 0.95
@@ -277,6 +312,33 @@ class TestTheDefaultDemo:
         )
         assert counts["Patient"] == demo.DEFAULT_PATIENTS
         assert f"seed {demo.DEFAULT_SEED}, 60 patients over 2 clinics, dated up to 2026-06-30" in default_demo
+
+
+# The printed follow-up link
+
+
+def test_the_printed_follow_up_link_opens_and_takes_a_birth_date_and_answers_without_printing_phi(client):
+    output = seed_demo(patients=20, today=None)  # seeded on the clinics' today, as `make run` does
+
+    url = re.search(r"follow-up link \(shown only now\): (\S+)", output).group(1)
+    assert url.startswith(settings.FOLLOW_UP["BASE_URL"] + "/follow-up/")
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    link = link_for_token(token)
+    patient = link.follow_up.presentation.patient
+    for secret in (patient.birth_date.isoformat(), patient.birth_date.strftime("%d/%m/%Y"), patient.mrn):
+        assert secret not in output
+    assert patient.family_name not in output
+    assert f"/admin/cases/followup/{link.follow_up_id}/change/" in output
+    page = urlsplit(url).path
+
+    assert client.get(page).status_code == 200
+    confirmed = client.post(page, {"birth_date": patient.birth_date.isoformat()})
+    assert (confirmed.status_code, confirmed["Location"]) == (302, page)
+    submitted = client.post(page, {"pain_walking": 2, "pain_rest": 0, "relief": "partial", "global_impression": 2})
+
+    assert submitted.status_code == 200
+    answer = FollowUpAnswer.objects.get(follow_up=link.follow_up)
+    assert (answer.channel, answer.link_id, answer.pain_walking) == ("link", link.pk, 2)
 
 
 # Staff and the demo login

@@ -3,6 +3,7 @@
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -79,6 +80,20 @@ class Command(BaseCommand):
             f"{seed_options.clinics} clinics, dated up to {seed_options.today.isoformat()}) in {elapsed:.1f} s."
         )
         self.stdout.write(summary.line())
+        self.stdout.write(summary.follow_up_line())
+        if summary.follow_up_link:
+            # The link carries a token only. The birth date it asks for is not printed beside it: it is on
+            # the patient's page in the admin, one click from the follow-up's page named here.
+            base = settings.FOLLOW_UP["BASE_URL"]
+            self.stdout.write(
+                self.style.SUCCESS(f"A demo patient's follow-up link (shown only now): {summary.follow_up_link}")
+            )
+            self.stdout.write(
+                f"It asks for the patient's date of birth: sign in as {demo.DEMO_ADMIN_USERNAME} and open "
+                f"{base}{summary.follow_up_admin_path}, then the patient's page, to read it."
+            )
+        else:
+            self.stdout.write("No demo follow-up has its window open today, so no patient link was issued.")
         if summary.patients_skipped:
             self.stdout.write(f"Skipped {summary.patients_skipped} patients that already exist.")
         roles = {username: described for username, _, _, described in demo.DEMO_LOGINS}
