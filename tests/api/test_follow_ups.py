@@ -3,16 +3,20 @@
 import datetime
 import json
 import logging
+from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from api import representations
 from api.models import TokenScope
+from api.serializers import FollowUpSerializer
 from cases.audit import AuditAction, AuditEvent
 from cases.followups import links
 from cases.followups.models import FollowUp, FollowUpAnswer, FollowUpLink
+from cases.followups.selectors import follow_up_list
 from tests.factories import PatientFactory, PresentationFactory, TreatmentFactory
 from tests.followups.factories import FollowUpAnswerFactory, FollowUpFactory, FollowUpLinkFactory
 
@@ -455,3 +459,20 @@ def test_the_schema_offers_each_follow_up_operation_with_strict_bodies(schema):
     assert {"status", "due_on_after", "due_on_before", "presentation", "patient", "clinician"} <= parameters
     channel = components["FollowUpAnswerRecordRequest"]["properties"]["channel"]["$ref"].rsplit("/", 1)[1]
     assert components[channel]["enum"] == ["in_clinic_tablet", "phone"]
+
+
+def test_the_compiled_output_equals_drfs_walk_of_the_declared_fields(clinic, podiatrist, monkeypatch):
+    FollowUpLinkFactory(follow_up=open_follow_up(clinic), revoked_at=timezone.now(), revoked_reason="Wrong address.")
+    FollowUpAnswerFactory(
+        follow_up=open_follow_up(clinic, status="completed"), recorded_by=podiatrist, moxfq_items=[1] * 16,
+        moxfq_walking_standing=Decimal("25.0"), moxfq_pain=Decimal("25.0"), moxfq_social=Decimal("25.0"),
+    )  # fmt: skip
+    serializer = FollowUpSerializer()
+    follow_ups = follow_up_list(clinics=[clinic.pk]).prefetch_related("links")
+
+    for follow_up in follow_ups:
+        compiled = serializer.to_representation(follow_up)
+        with monkeypatch.context() as patched:
+            patched.delattr(representations.CompiledOutput, "to_representation")
+            walked = serializer.to_representation(follow_up)
+        assert json.loads(json.dumps(compiled, default=str)) == json.loads(json.dumps(walked, default=str))
