@@ -28,8 +28,10 @@ logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://neuroma-tracker.example/problems/"
 LADDER_RULE_CODES = frozenset(rule.value for rule in Rule)
+# A follow-up whose state refuses the action (answered, closed, window not open): a conflict, not bad input.
+FOLLOW_UP_STATE_CODES = ("follow_up_answered", "follow_up_closed", "follow_up_not_open", "follow_up_transition")
 # Unique constraints whose violation is a conflict with a stored row rather than bad input.
-CONFLICT_CODES = frozenset({"unique", "unique_together", *LADDER_RULE_CODES})
+CONFLICT_CODES = frozenset({"unique", "unique_together", *LADDER_RULE_CODES, *FOLLOW_UP_STATE_CODES})
 
 
 class Conflict(exceptions.APIException):

@@ -16,6 +16,10 @@ give a code for, so those concepts travel as ``CodeableConcept.text``):
 - Observation per pain score (two per visit) and per MOxFQ domain score recorded at the visit.
 - Procedure per treatment, its response as ``outcome`` and its complications as ``complication``;
   a MedicationAdministration beside each injection that has a drug, dose or volume.
+- QuestionnaireResponse per follow-up answer (docs/follow-ups.md), answering the clinic's follow-up
+  questionnaire under a local canonical; MOxFQ items by position only, never their licensed wording
+  (DOMAIN.md §6). Beside it one score Observation per measure (the two pains, each scored MOxFQ domain),
+  ``derivedFrom`` the QuestionnaireResponse.
 
 Free-text notes and ladder justifications stay in the tracker: they are clinic working notes, not
 part of the coded record another system can act on. (The one exception is a complication of kind
@@ -46,6 +50,9 @@ from cases.choices import (
     Response,
     TreatmentKind,
 )
+from cases.followups.choices import GlobalImpression, MoxfqDomain
+from cases.followups.models import FollowUp, FollowUpAnswer
+from cases.followups.scoring import SCORE_FIELD
 from cases.models import INJECTABLE_KINDS, Complication, Patient, Presentation, Treatment, Visit
 
 FHIR_VERSION = "4.0.1"
@@ -67,6 +74,11 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 IDENTIFIER_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0203"
 # The tracker's own code system: only for concepts no public terminology in DOMAIN.md codes.
 PAIN_CONTEXT = "urn:neuroma-tracker:code-system:pain-context"
+# MOxFQ has no LOINC code (DOMAIN.md §6): its domains carry these local codes (``MoxfqDomain``).
+MOXFQ_DOMAIN_SYSTEM = "urn:neuroma-tracker:code-system:moxfq-domain"
+RELIEF_SYSTEM = "urn:neuroma-tracker:code-system:relief"
+GLOBAL_IMPRESSION_SYSTEM = "urn:neuroma-tracker:code-system:patient-global-impression-of-change"
+SCORE_UNIT = {"unit": "score", "system": UCUM, "code": "{score}"}
 
 MORTON_SNOMED = {"system": SNOMED, "code": "30085007", "display": "Morton's metatarsalgia (disorder)"}
 FOOT_STRUCTURE = {"system": SNOMED, "code": "56459004", "display": "Foot structure (body structure)"}
@@ -121,8 +133,18 @@ MOXFQ_DOMAINS = (
 )
 
 
+def questionnaire_canonical(clinic_slug: str) -> str:
+    """The local canonical of a clinic's follow-up questionnaire (its questions are the clinic's own set)."""
+    return f"urn:neuroma-tracker:clinic:{clinic_slug}:questionnaire:follow-up"
+
+
+def answered_follow_ups_queryset() -> QuerySet[FollowUp]:
+    """A presentation's answered follow-ups with their answers (and treatments), in due order."""
+    return FollowUp.objects.filter(answer__isnull=False).select_related("answer", "treatment").order_by("due_on", "pk")
+
+
 def patient_export_queryset() -> QuerySet[Patient]:
-    """Patients with everything an export reads, in five queries whatever the record's length.
+    """Patients with everything an export reads, in six queries whatever the record's length.
 
     Chronological order throughout, so a bundle lists its entries the way the case unfolded.
     Scope it to the user's clinics (``cases.selectors.scope``) before fetching.
@@ -135,6 +157,7 @@ def patient_export_queryset() -> QuerySet[Patient]:
             "presentations__treatments__complications",
             queryset=Complication.objects.order_by("occurred_on", "pk"),
         ),
+        Prefetch("presentations__follow_ups", queryset=answered_follow_ups_queryset(), to_attr="answered_follow_ups"),
     )
 
 
@@ -155,8 +178,14 @@ def patient_bundle(patient: Patient, *, base_url: str = "") -> dict[str, Any]:
     """
     collection = _Collection(base_url=base_url.rstrip("/"))
     patient_url = collection.add("Patient", patient.pk, _patient(patient))
+    questionnaire = questionnaire_canonical(patient.clinic.slug)
     for presentation in patient.presentations.all():
         _add_presentation(collection, presentation, patient_url)
+        answered = getattr(presentation, "answered_follow_ups", None)
+        if answered is None:  # not loaded through patient_export_queryset()
+            answered = answered_follow_ups_queryset().filter(presentation=presentation)
+        for follow_up in answered:
+            _add_follow_up_answer(collection, follow_up, patient_url, questionnaire)
     return {"resourceType": "Bundle", "type": "collection", "entry": collection.entries}
 
 
@@ -459,3 +488,126 @@ def _medication_administration(
         "reasonReference": [_reference(condition_url)],
         "dosage": {"text": volume, "dose": dose},
     }
+
+
+# --- follow-up answers ---------------------------------------------------------------------------
+
+
+def _add_follow_up_answer(collection: _Collection, follow_up: FollowUp, patient_url: str, questionnaire: str) -> None:
+    answer: FollowUpAnswer = follow_up.answer
+    authored = answer.answered_at.isoformat(timespec="seconds")
+    response_url = collection.add(
+        "QuestionnaireResponse",
+        answer.pk,
+        {
+            "questionnaire": questionnaire,
+            "status": "completed",
+            "subject": _reference(patient_url),
+            "authored": authored,
+            # The patient answered, whether on the page, on a tablet in clinic or over the phone.
+            "source": _reference(patient_url),
+            "item": _answer_items(answer),
+        },
+    )
+    context = _follow_up_context(follow_up)
+    for measure in _answer_measures(answer):
+        collection.add(
+            "Observation",
+            f"follow-up-answer-{answer.pk}-{measure.slug}",
+            {
+                "status": "final",
+                "category": [_category("survey", "Survey")],
+                "code": measure.code,
+                "subject": _reference(patient_url),
+                "effectiveDateTime": authored,
+                **measure.value,
+                "derivedFrom": [_reference(response_url)],
+                "note": [{"text": context}],
+            },
+        )
+
+
+def _follow_up_context(follow_up: FollowUp) -> str:
+    when = follow_up.get_time_point_display()
+    if follow_up.treatment is None:
+        return f"Follow-up answer: {when.lower()}."
+    return f"Follow-up answer: {when} after {follow_up.treatment.get_kind_display().lower()}."
+
+
+def _answer_items(answer: FollowUpAnswer) -> list[dict[str, Any]]:
+    """The questions answered, by the tracker's own link ids; MOxFQ items by position only (licence)."""
+    items: list[dict[str, Any]] = [
+        {
+            "linkId": "pain-walking",
+            "text": "Pain while walking (NRS 0–10)",
+            "answer": [{"valueInteger": answer.pain_walking}],
+        },
+        {"linkId": "pain-rest", "text": "Pain at rest (NRS 0–10)", "answer": [{"valueInteger": answer.pain_rest}]},
+        {
+            "linkId": "relief",
+            "text": "Relief since the treatment",
+            "answer": [
+                {
+                    "valueCoding": {
+                        "system": RELIEF_SYSTEM,
+                        "code": answer.relief,
+                        "display": answer.get_relief_display(),
+                    }
+                }
+            ],
+        },
+        {
+            "linkId": "global-impression",
+            "text": "Patient Global Impression of Change",
+            "answer": [
+                {
+                    "valueCoding": {
+                        "system": GLOBAL_IMPRESSION_SYSTEM,
+                        "code": str(answer.global_impression),
+                        "display": GlobalImpression(answer.global_impression).label,
+                    }
+                }
+            ],
+        },
+    ]
+    if answer.moxfq_items:
+        items.append(
+            {
+                "linkId": "moxfq",
+                "item": [
+                    {
+                        "linkId": f"moxfq-{position}",
+                        "answer": [{"valueInteger": value}] if value is not None else None,
+                    }
+                    for position, value in enumerate(answer.moxfq_items, start=1)
+                ],
+            }
+        )
+    return items
+
+
+@dataclass(frozen=True)
+class _Score:
+    slug: str
+    code: dict[str, Any]
+    value: dict[str, Any]
+
+
+def _answer_measures(answer: FollowUpAnswer) -> Iterator[_Score]:
+    """The two pain scores (LOINC 72514-3, told apart as at a visit) and each scored MOxFQ domain."""
+    for slug, label, score in (
+        ("pain-walking", "Pain severity while walking (NRS 0–10)", answer.pain_walking),
+        ("pain-rest", "Pain severity at rest (NRS 0–10)", answer.pain_rest),
+    ):
+        code = {"coding": [PAIN_SEVERITY_LOINC, {"system": PAIN_CONTEXT, "code": slug, "display": label}]}
+        yield _Score(slug, {**code, "text": label}, {"valueInteger": score})
+    for domain in MoxfqDomain:
+        score = getattr(answer, SCORE_FIELD[domain])
+        if score is None:  # a domain with a missing item is unscored, and not exported
+            continue
+        label = f"MOxFQ {domain.label.lower()} domain score (0–100, 100 worst)"
+        code = {
+            "coding": [{"system": MOXFQ_DOMAIN_SYSTEM, "code": domain.value, "display": domain.label}],
+            "text": label,
+        }
+        yield _Score(f"moxfq-{domain.value}", code, {"valueQuantity": {"value": _number(score), **SCORE_UNIT}})

@@ -7,6 +7,8 @@ from drf_spectacular.utils import extend_schema_field
 
 from cases import ladder
 from cases.choices import ComplicationKind, Foot, PresentationStatus, Response, Sex, TreatmentKind
+from cases.followups.choices import FollowUpStatus, TimePoint
+from cases.followups.models import FollowUp
 from cases.models import Complication, Patient, Presentation, Treatment, Visit
 
 
@@ -155,3 +157,18 @@ class ComplicationFilter(filters.FilterSet):
     class Meta:
         model = Complication
         fields = ["treatment", "kind", "resolved"]
+
+
+class FollowUpFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(
+        choices=FollowUpStatus.choices, help_text="One or more statuses (repeat the parameter)."
+    )
+    due_on = filters.DateFromToRangeFilter(help_text="Due on or after `due_on_after`, on or before `due_on_before`.")
+    time_point = filters.MultipleChoiceFilter(choices=TimePoint.choices)
+    presentation = IdFilter()
+    patient = IdFilter(field_name="presentation__patient")
+    clinician = IdFilter(help_text="The treating clinician the follow-up counts for.")
+
+    class Meta:
+        model = FollowUp
+        fields = ["status", "time_point", "presentation", "clinician"]

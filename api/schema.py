@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from .errors import PROBLEM_CONTENT_TYPE
 from .renderers import FHIRContentNegotiation
-from .serializers import ECHOED_READ_ONLY, WriteSerializer
+from .serializers import ECHOED_READ_ONLY, StrictBodySerializer, WriteSerializer
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -45,6 +45,8 @@ class ProblemAwareAutoSchema(AutoSchema):
             # The serializers refuse a property that names no field (api/serializers.py, WriteSerializer).
             schema["additionalProperties"] = False
             schema["description"] = " ".join(filter(None, [schema.get("description"), ECHOED_READ_ONLY]))
+        if direction == "request" and isinstance(serializer, StrictBodySerializer):
+            schema["additionalProperties"] = False  # an action's body refuses unknown properties too
         return schema
 
     def get_operation(self, *args, **kwargs):

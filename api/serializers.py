@@ -18,6 +18,8 @@ from rest_framework import serializers
 
 from cases import ladder, reports, selectors, services
 from cases.choices import AggravatingFactor, ExamSign, RelievingFactor, RiskFactor, Sex, Symptom, TreatmentKind
+from cases.followups.choices import MOXFQ_ITEM_MAX, MOXFQ_ITEMS_PER_DOMAIN, AnswerChannel, GlobalImpression
+from cases.followups.models import FollowUp, FollowUpAnswer, FollowUpLink
 from cases.models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 
 from .representations import CompiledOutput, attach_facts, has_facts
@@ -600,3 +602,152 @@ class OutcomeRowSerializer(serializers.Serializer):
 class OutcomeReportSerializer(serializers.Serializer):
     filters = serializers.DictField(help_text="The filters applied, as understood.")
     rows = OutcomeRowSerializer(many=True)
+
+
+# Follow-ups (docs/follow-ups.md): read here, written only through the follow-up services.
+
+
+class StrictBodySerializer(serializers.Serializer):
+    """An action's request body: a property that names no field is refused (400, naming it), as on the records."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(str(name) for name in data if name not in self.fields)
+            if unknown:
+                writable = [name for name, field in self.fields.items() if not field.read_only]
+                raise serializers.ValidationError({name: [_unknown_field(name, writable)] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class FollowUpAnswerSerializer(CompiledOutput, serializers.ModelSerializer):
+    """What the patient answered, and how it reached the record (MOxFQ item answers 0–4, never the wording)."""
+
+    class Meta:
+        model = FollowUpAnswer
+        fields = [
+            "channel",
+            "answered_at",
+            "answered_on",
+            "recorded_by",
+            "pain_walking",
+            "pain_rest",
+            "relief",
+            "global_impression",
+            "moxfq_items",
+            "moxfq_walking_standing",
+            "moxfq_pain",
+            "moxfq_social",
+        ]
+
+
+class FollowUpLinkSummarySerializer(CompiledOutput, serializers.ModelSerializer):
+    """A link issued for the follow-up, without its token (only a digest is stored): why it opens or not."""
+
+    class Meta:
+        model = FollowUpLink
+        fields = [
+            "id",
+            "created_at",
+            "expires_at",
+            "issued_by",
+            "revoked_at",
+            "revoked_reason",
+            "birth_date_attempts",
+            "locked_at",
+            "confirmed_at",
+            "used_at",
+        ]
+
+
+class FollowUpSerializer(CompiledOutput, serializers.ModelSerializer):
+    """A planned follow-up: its time point, due date, window and status, its answer, and the links issued for it."""
+
+    patient = serializers.IntegerField(source="presentation.patient_id", read_only=True)
+    messages_delivered = serializers.IntegerField(read_only=True, help_text="Messages sent to the patient so far.")
+    answer = FollowUpAnswerSerializer(read_only=True, allow_null=True, help_text="Null until answered.")
+    links = FollowUpLinkSummarySerializer(many=True, read_only=True, help_text="Newest first.")
+
+    class Meta:
+        model = FollowUp
+        fields = [
+            "id",
+            "presentation",
+            "patient",
+            "treatment",
+            "clinician",
+            "time_point",
+            "due_on",
+            "window_opens_on",
+            "window_closes_on",
+            "status",
+            "status_changed_at",
+            "next_message_at",
+            "messages_sent",
+            "messages_delivered",
+            "answer",
+            "links",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class EmptyBodySerializer(StrictBodySerializer):
+    """This action takes no properties: send `{}` or no body."""
+
+
+class FollowUpLinkIssuedSerializer(serializers.Serializer):
+    """A new link: its token is in this response only (the tracker keeps a digest), so hand it on now."""
+
+    id = serializers.IntegerField(help_text="The link's id, as listed under the follow-up's links.")
+    follow_up = serializers.IntegerField(source="follow_up_id")
+    token = serializers.CharField(help_text="Shown once; the link opens only with it.")
+    url = serializers.URLField(help_text="The patient's page (it asks for the birth date first).")
+    expires_at = serializers.DateTimeField(help_text="The end of the window's last day in the clinic's zone.")
+
+
+class FollowUpLinkRevokeSerializer(StrictBodySerializer):
+    reason = StrictCharField(max_length=200, help_text="Why, for staff (e.g. 'sent to an old address').")
+
+
+STAFF_CHANNELS = [(c.value, c.label) for c in AnswerChannel if c != AnswerChannel.LINK]
+
+
+class FollowUpAnswerRecordSerializer(WriteSerializer):
+    """Answers recorded by staff: the patient on a tablet in clinic, or read over the phone.
+
+    The same questions as the patient's page. MOxFQ either as 16 item answers (only where the clinic has
+    configured its licensed item texts) or as the three domain scores; never both. Ranges are the answer
+    record's own.
+    """
+
+    channel = serializers.ChoiceField(choices=STAFF_CHANNELS)
+    global_impression = StrictIntegerField(
+        min_value=GlobalImpression.VERY_MUCH_IMPROVED,
+        max_value=GlobalImpression.VERY_MUCH_WORSE,
+        help_text="Patient Global Impression of Change: "
+        + ", ".join(f"{value} {label.lower()}" for value, label in GlobalImpression.choices)
+        + ".",
+    )
+    moxfq_items = serializers.ListField(
+        child=StrictIntegerField(min_value=0, max_value=MOXFQ_ITEM_MAX, allow_null=True),
+        max_length=sum(MOXFQ_ITEMS_PER_DOMAIN.values()),
+        required=False,
+        allow_null=True,
+        help_text="MOxFQ item answers 0–4 (null for one not answered), in the clinic's item order.",
+    )
+
+    class Meta:
+        model = FollowUpAnswer
+        fields = [
+            "channel",
+            "pain_walking",
+            "pain_rest",
+            "relief",
+            "global_impression",
+            "moxfq_items",
+            "moxfq_walking_standing",
+            "moxfq_pain",
+            "moxfq_social",
+        ]
+        extra_kwargs = {name: {"required": True} for name in ("pain_walking", "pain_rest", "relief")}

@@ -12,6 +12,7 @@ router.register("presentations", views.PresentationViewSet, basename="presentati
 router.register("visits", views.VisitViewSet, basename="visit")
 router.register("treatments", views.TreatmentViewSet, basename="treatment")
 router.register("complications", views.ComplicationViewSet, basename="complication")
+router.register("follow-ups", views.FollowUpViewSet, basename="follow-up")
 
 urlpatterns = [
     path("v1/reports/outcomes/", views.OutcomeReportView.as_view(), name="outcome-report"),

@@ -22,7 +22,10 @@ from rest_framework.settings import api_settings
 
 from cases import reports, selectors, services
 from cases.audit import AuditAction, audit_record
-from cases.models import Complication, Patient, Presentation, Treatment, Visit
+from cases.followups import links as follow_up_links
+from cases.followups import selectors as follow_up_selectors
+from cases.followups.models import FollowUp, FollowUpLink
+from cases.models import Clinic, Complication, Patient, Presentation, Treatment, Visit
 from clinic.db_routers import replica_reads
 
 from . import exports, filters
@@ -42,7 +45,24 @@ from .representations import attach_facts
 WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
 
 
+class UnknownFormatIsBadInput:
+    """A view mixin: an unknown ``?format=`` is bad input (400 naming it), not a missing resource."""
+
+    def perform_content_negotiation(self, request, force=False):
+        try:
+            return super().perform_content_negotiation(request, force)
+        except (exceptions.NotFound, Http404) as unknown:
+            # DRF answers an unknown ?format= with 404; as a query parameter it is bad input, said as such.
+            override = self.settings.URL_FORMAT_OVERRIDE
+            if override and override in request.query_params:
+                formats = sorted({r.format for r in self.get_renderers() if r.format != "api"})
+                message = f"Unknown format; choose one of {', '.join(formats)}."
+                raise exceptions.ValidationError({override: [message]}) from unknown
+            raise
+
+
 class ClinicRecordViewSet(
+    UnknownFormatIsBadInput,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -65,18 +85,6 @@ class ClinicRecordViewSet(
     @property
     def queryset_model(self):
         return self.base_queryset().model
-
-    def perform_content_negotiation(self, request, force=False):
-        try:
-            return super().perform_content_negotiation(request, force)
-        except (exceptions.NotFound, Http404) as unknown:
-            # DRF answers an unknown ?format= with 404; as a query parameter it is bad input, said as such.
-            override = self.settings.URL_FORMAT_OVERRIDE
-            if override and override in request.query_params:
-                formats = sorted({r.format for r in self.get_renderers() if r.format != "api"})
-                message = f"Unknown format; choose one of {', '.join(formats)}."
-                raise exceptions.ValidationError({override: [message]}) from unknown
-            raise
 
     def _respond(self, instance, status_code=status.HTTP_200_OK, **headers) -> Response:
         instance = self.get_queryset().get(pk=instance.pk)  # re-read with the list's annotations
@@ -342,3 +350,153 @@ class OutcomeReportView(views.APIView):
             clinic_id=chosen.get("clinic") if "clinic" in chosen else None,
         )
         return Response(api_serializers.OutcomeReportSerializer({"filters": filters_applied, "rows": rows}).data)
+
+
+# Follow-ups (docs/follow-ups.md)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List follow-ups: time points with their due dates, windows and statuses"),
+    retrieve=extend_schema(summary="Read a follow-up with its answer and the links issued for it"),
+)
+class FollowUpViewSet(
+    UnknownFormatIsBadInput, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The follow-ups the tracker plans from each presentation's treatments; they are never created here.
+
+    Every action goes through the follow-up services, which decide what an open window, an answer or a
+    status allows. The actions honour If-Match (the follow-up's ETag). Recording an answer honours
+    Idempotency-Key; issuing a link does not, because a replay would have to store the token.
+    """
+
+    serializer_class = api_serializers.FollowUpSerializer
+    filterset_class = filters.FollowUpFilter
+    ordering_fields = ["due_on", "window_closes_on", "id"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):
+        clinic_ids = selectors.clinic_ids_for(self.request.user)
+        follow_ups = follow_up_selectors.follow_up_list(
+            clinics=Clinic.objects.all() if clinic_ids is None else clinic_ids
+        )
+        return follow_ups.prefetch_related(
+            Prefetch("links", queryset=FollowUpLink.objects.order_by("-created_at", "-pk"))
+        )
+
+    def clinic_id_of(self, instance) -> int:
+        return selectors.clinic_id_of(instance)
+
+    def paginate_queryset(self, queryset):
+        page = super().paginate_queryset(queryset)
+        self.listed = page if page is not None else queryset
+        return page
+
+    def list(self, request, *args, **kwargs):
+        response = super().list(request, *args, **kwargs)
+        audit_record(action=AuditAction.LIST, records=self.listed, object_type=FollowUp._meta.label_lower)
+        return response
+
+    def retrieve(self, request, *args, **kwargs):
+        follow_up = self.get_object()
+        response = Response(self.get_serializer(follow_up).data, headers={"ETag": etag_for(follow_up)})
+        audit_record(action=AuditAction.VIEW, record=follow_up)
+        return response
+
+    def _locked(self, request) -> FollowUp:
+        """The follow-up in the URL, its row locked, once the client's If-Match names its current version."""
+        follow_up = self.get_object()
+        follow_up.updated_at = (
+            FollowUp.objects.select_for_update().values_list("updated_at", flat=True).get(pk=follow_up.pk)
+        )
+        check_if_match(request, follow_up)
+        return follow_up
+
+    def _body(self, serializer_class, request) -> dict:
+        body = serializer_class(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        return dict(body.validated_data)
+
+    def _respond(self, follow_up: FollowUp, status_code=status.HTTP_200_OK) -> Response:
+        follow_up = self.get_queryset().get(pk=follow_up.pk)  # re-read with its answer, links and counts
+        return Response(self.get_serializer(follow_up).data, status=status_code, headers={"ETag": etag_for(follow_up)})
+
+    @extend_schema(
+        request=api_serializers.EmptyBodySerializer,
+        responses={201: api_serializers.FollowUpLinkIssuedSerializer},
+        summary="Issue a one-time link for the patient (its token is shown in this response only)",
+        description="The follow-up must be open and its window open. The link expires at the window's close.",
+    )
+    @action(detail=True, methods=["post"])
+    def link(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
+        with transaction.atomic():
+            follow_up = self._locked(request)
+            self._body(api_serializers.EmptyBodySerializer, request)
+            link, token = services.follow_up_link_issue(follow_up=follow_up, issued_by=request.user)
+        issued = {
+            "id": link.pk,
+            "follow_up_id": follow_up.pk,
+            "token": token,
+            "url": follow_up_links.url_for(token),
+            "expires_at": link.expires_at,
+        }
+        # The token is in this body only: never stored in clear, never cached on the way.
+        return Response(
+            api_serializers.FollowUpLinkIssuedSerializer(issued).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @extend_schema(
+        request=api_serializers.FollowUpLinkRevokeSerializer,
+        responses=api_serializers.FollowUpSerializer,
+        summary="Revoke the follow-up's links (each then opens nothing and says so)",
+    )
+    @action(detail=True, methods=["post"], url_path="link/revoke")
+    def link_revoke(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
+        with transaction.atomic():
+            follow_up = self._locked(request)
+            reason = self._body(api_serializers.FollowUpLinkRevokeSerializer, request)["reason"]
+            for link in follow_up.links.filter(revoked_at__isnull=True).order_by("pk"):
+                services.follow_up_link_revoke(link=link, reason=reason)
+        return self._respond(follow_up)
+
+    @extend_schema(
+        request=api_serializers.FollowUpAnswerRecordSerializer,
+        responses={201: api_serializers.FollowUpSerializer},
+        summary="Record the patient's answers in clinic (tablet) or read over the phone",
+        description="One answer per follow-up: a second is refused (409) and writes nothing. The window must be open.",
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def answer(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
+        with transaction.atomic():
+            follow_up = self._locked(request)
+            answers = self._body(api_serializers.FollowUpAnswerRecordSerializer, request)
+            services.follow_up_answer_record(follow_up=follow_up, recorded_by=request.user, **answers)
+        return self._respond(follow_up, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=api_serializers.EmptyBodySerializer,
+        responses=api_serializers.FollowUpSerializer,
+        summary="Send the patient a message with a new link at the next sending run (one-click resend)",
+    )
+    @action(detail=True, methods=["post"])
+    def resend(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
+        with transaction.atomic():
+            follow_up = self._locked(request)
+            self._body(api_serializers.EmptyBodySerializer, request)
+            services.follow_up_resend(follow_up=follow_up)
+        return self._respond(follow_up)
+
+    @extend_schema(
+        request=api_serializers.EmptyBodySerializer,
+        responses=api_serializers.FollowUpSerializer,
+        summary="Record that the patient declined this follow-up (no further messages; its links revoked)",
+    )
+    @action(detail=True, methods=["post"])
+    def decline(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
+        with transaction.atomic():
+            follow_up = self._locked(request)
+            self._body(api_serializers.EmptyBodySerializer, request)
+            services.follow_up_decline(follow_up=follow_up, recorded_by=request.user)
+        return self._respond(follow_up)

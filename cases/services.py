@@ -314,26 +314,32 @@ def _lock_follow_up(follow_up: FollowUp) -> FollowUp:
     )
 
 
+def _refusal(field: str, message: str, code: str) -> ValidationError:
+    # The code on the field's own error: Django drops a code given beside a dict of messages.
+    return ValidationError({field: ValidationError(message, code=code)})
+
+
 def _refuse_outside_window(follow_up: FollowUp, what: str, on: datetime.date | None = None) -> None:
     today = on or follow_up.presentation.patient.clinic.today()
     opens, closes = follow_up.window_opens_on.isoformat(), follow_up.window_closes_on.isoformat()
     if today < follow_up.window_opens_on:
-        raise ValidationError(
-            {"follow_up": f"This follow-up's window opens on {opens}: it cannot {what} yet."}, code="follow_up_not_open"
+        raise _refusal(
+            "follow_up", f"This follow-up's window opens on {opens}: it cannot {what} yet.", "follow_up_not_open"
         )
     if today > follow_up.window_closes_on:
-        raise ValidationError(
-            {"follow_up": f"This follow-up's window closed on {closes}: it cannot {what}."}, code="follow_up_closed"
+        raise _refusal(
+            "follow_up", f"This follow-up's window closed on {closes}: it cannot {what}.", "follow_up_closed"
         )
 
 
 def _refuse_unless_open(follow_up: FollowUp, what: str) -> None:
     if follow_up_links.has_answer(follow_up):
-        raise ValidationError({"follow_up": "This follow-up has already been answered."}, code="follow_up_answered")
+        raise _refusal("follow_up", "This follow-up has already been answered.", "follow_up_answered")
     if follow_up.status not in follow_up_transitions.OPEN_STATUSES:
-        raise ValidationError(
-            {"follow_up": f"This follow-up is {follow_up.get_status_display().lower()}: it cannot {what}."},
-            code="follow_up_closed",
+        raise _refusal(
+            "follow_up",
+            f"This follow-up is {follow_up.get_status_display().lower()}: it cannot {what}.",
+            "follow_up_closed",
         )
 
 
@@ -445,7 +451,7 @@ def follow_up_answer_record(
         if link is None or link.follow_up_id != follow_up.pk:
             raise ValidationError({"link": "An answer through a link needs that follow-up's link."}, code="invalid")
         if follow_up_links.link_state(link, now=timezone.now()) != follow_up_links.LinkState.OPEN:
-            raise ValidationError({"link": "This link no longer opens the questions."}, code="link_closed")
+            raise _refusal("link", "This link no longer opens the questions.", "link_closed")
         recorded_by = None
     elif recorded_by is None:
         raise ValidationError({"recorded_by": "Say who recorded the answer."}, code="required")

@@ -256,6 +256,9 @@ SPECTACULAR_SETTINGS = {
         "ResponseEnum": "cases.choices.Response",
         "TreatmentKindEnum": "cases.choices.TreatmentKind",
         "ComplicationKindEnum": "cases.choices.ComplicationKind",
+        # Two resources have a status: the presentation's keeps the name it always had.
+        "StatusEnum": "cases.choices.PresentationStatus",
+        "FollowUpStatusEnum": "cases.followups.choices.FollowUpStatus",
     },
 }
 

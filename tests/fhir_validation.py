@@ -78,6 +78,9 @@ REQUIRED_CODES: dict[tuple[str, str], frozenset[str]] = {
     ("MedicationAdministration", "status"): frozenset(
         {"in-progress", "not-done", "on-hold", "completed", "entered-in-error", "stopped", "unknown"}
     ),
+    ("QuestionnaireResponse", "status"): frozenset(
+        {"in-progress", "completed", "amended", "entered-in-error", "stopped"}
+    ),
     ("Identifier", "use"): frozenset({"usual", "official", "temp", "secondary", "old"}),
     ("HumanName", "use"): frozenset({"usual", "official", "temp", "nickname", "anonymous", "old", "maiden"}),
     ("ContactPoint", "system"): frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"}),
@@ -108,6 +111,11 @@ REFERENCE_TARGETS: dict[tuple[str, str], frozenset[str] | None] = {
     ),
     ("Observation", "subject"): frozenset({"Patient", "Group", "Device", "Location"}),
     ("Observation", "encounter"): frozenset({"Encounter"}),
+    ("Observation", "derivedFrom"): frozenset(
+        {"DocumentReference", "ImagingStudy", "Media", "QuestionnaireResponse", "Observation", "MolecularSequence"}
+    ),
+    ("QuestionnaireResponse", "subject"): None,
+    ("QuestionnaireResponse", "source"): frozenset({"Patient", "Practitioner", "PractitionerRole", "RelatedPerson"}),
     ("Procedure", "subject"): frozenset({"Patient", "Group"}),
     ("Procedure", "reasonReference"): frozenset(
         {"Condition", "Observation", "Procedure", "DiagnosticReport", "DocumentReference"}

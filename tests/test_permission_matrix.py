@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 
 from api.models import ApiToken, TokenScope
 from cases.choices import ComplicationKind, Foot, InjectionDrug, Role, TreatmentKind
+from cases.followups.models import FollowUp, FollowUpAnswer
 from cases.models import Clinic, Complication, Membership, Patient, Presentation, Treatment, Visit
 
 from .factories import (
@@ -38,6 +39,7 @@ from .factories import (
     UserFactory,
     VisitFactory,
 )
+from .followups.factories import FollowUpFactory, FollowUpLinkFactory
 from .permission_matrix import (
     FORMAT_SUFFIX,
     MATRIX_DOC,
@@ -77,6 +79,7 @@ class ClinicRecords:
     membership: Membership
     spare_patient: Patient
     spare_presentation: Presentation
+    follow_up: FollowUp | None = None
 
     @property
     def identifiers(self) -> list[str]:
@@ -123,7 +126,11 @@ def _clinic_records(slug: str, mrn: str, given: str, family: str, clinician) -> 
     spare_presentation = PresentationFactory(
         patient=patient, foot=Foot.LEFT, interspace=1, onset_on=None, first_seen_on=first_seen
     )
+    # The baseline due today, its window open, with one live link: every follow-up action can run on it.
+    follow_up = FollowUpFactory(presentation=presentation, due_on=today)
+    FollowUpLinkFactory(follow_up=follow_up)
     return ClinicRecords(
+        follow_up=follow_up,
         clinic=clinic,
         patient=patient,
         presentation=presentation,
@@ -190,20 +197,13 @@ def _audit_event(records: ClinicRecords) -> models.Model:
     )  # fmt: skip
 
 
-def _follow_up(records: ClinicRecords) -> models.Model:
-    """The case's baseline follow-up, due today (its window open, so every action can run), made once per test."""
-    from tests.followups.factories import FollowUpFactory
-
-    follow_up = records.presentation.follow_ups.first()
-    return follow_up or FollowUpFactory(presentation=records.presentation, due_on=records.clinic.today())
-
-
 RECORD_OF: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "patient": lambda world, records: records.patient,
     "presentation": lambda world, records: records.presentation,
     "visit": lambda world, records: records.visit,
     "treatment": lambda world, records: records.injection,
     "complication": lambda world, records: records.complication,
+    "follow-up": lambda world, records: records.follow_up,
     "membership": lambda world, records: records.membership,
     "clinic": lambda world, records: records.clinic,
     "API token": lambda world, records: ApiToken.objects.filter(user=world.users["podiatrist"]).first(),
@@ -219,7 +219,6 @@ RECORD_OF: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "failed sign-in": lambda world, records: AccessFailureLog.objects.create(
         username="matrix-podiatrist", ip_address="192.0.2.1"
     ),
-    "follow-up": lambda world, records: _follow_up(records),
 }
 # What a delete is tried on: a record nothing else depends on (every clinical foreign key is PROTECT).
 DELETABLE: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
@@ -231,7 +230,7 @@ DELETABLE: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "user": lambda world, records: world.spare_user,
 }
 CLINIC_SCOPED = frozenset(
-    {"patient", "presentation", "visit", "treatment", "complication", "membership", "audit event", "follow-up"}
+    {"patient", "presentation", "visit", "treatment", "complication", "follow-up", "membership", "audit event"}
 )
 
 
@@ -270,6 +269,25 @@ def api_change_body(resource: str, records: ClinicRecords) -> dict:
         "treatment": {"response": "partial", "response_assessed_on": str(records.injection.started_on + 4 * WEEK)},
         "complication": {"resolved": True},
     }[resource]
+
+
+def follow_up_action(row: MatrixRow, follow_up: FollowUp) -> tuple[dict, Callable[[], bool] | None]:
+    """What a follow-up action sends, and how to tell that it took effect on ``follow_up``."""
+    fresh = lambda: FollowUp.objects.get(pk=follow_up.pk)  # noqa: E731
+    action = row.route.removeprefix("api/v1/follow-ups/<pk>/")
+    return {
+        "link/": ({}, lambda: follow_up.links.count() > 1),
+        "link/revoke/": (
+            {"reason": "Sent to an old address."},
+            lambda: not follow_up.links.filter(revoked_at__isnull=True).exists(),
+        ),
+        "answer/": (
+            {"channel": "phone", "pain_walking": 2, "pain_rest": 0, "relief": "partial", "global_impression": 2},
+            lambda: FollowUpAnswer.objects.filter(follow_up=follow_up).exists(),
+        ),
+        "resend/": ({}, lambda: fresh().next_message_at is not None),
+        "decline/": ({}, lambda: fresh().status == "declined"),
+    }.get(action, ({}, None))
 
 
 def _form_values(form) -> dict:
@@ -388,6 +406,9 @@ def attempt_for(
         patient = records.spare_patient
         attempt.body = {"action": "archive_selected", "_selected_action": [str(pk or patient.pk)]}
         attempt.changed = lambda: Patient.objects.get(pk=patient.pk).archived
+    elif row.is_api and row.method == "POST" and row.resource == "follow-up":
+        follow_up = record if record is not None else records.follow_up
+        attempt.body, attempt.changed = follow_up_action(row, follow_up)
     elif row.is_api and row.method == "POST" and not row.route.endswith("/archive/") and row.resource in MODEL_OF:
         attempt.body = api_create_body(row.resource, records)
         attempt.changed = _one_more(MODEL_OF[row.resource])
@@ -480,6 +501,10 @@ def outcome_problem(attempt: Attempt, response, effect) -> str | None:
             return sent_as
         if expected == "deny" and role == "anonymous" and "Bearer" not in response.headers.get("WWW-Authenticate", ""):
             return f"{sent_as} (no WWW-Authenticate: Bearer)"
+        if expected == "allow" and effect is False:
+            return f"{sent_as} (nothing changed)"
+        if expected != "allow" and effect:
+            return f"{sent_as} (and it changed the record)"
         return None
     to_login = status == 302 and _location(response).startswith(LOGIN_PATH)
     if expected == "allow":

@@ -36,9 +36,9 @@ class FollowUpTransitionRefused(ValidationError):
     """A status move the table does not allow; names both statuses."""
 
     def __init__(self, current: str, target: str):
-        super().__init__(
-            {"status": f"A follow-up cannot move from '{current}' to '{target}'."}, code="follow_up_transition"
-        )
+        # The code on the field's own error: Django drops a code given beside a dict of messages.
+        message = f"A follow-up cannot move from '{current}' to '{target}'."
+        super().__init__({"status": ValidationError(message, code="follow_up_transition")})
         self.current, self.target = current, target
 
 

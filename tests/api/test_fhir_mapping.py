@@ -24,6 +24,7 @@ from cases.choices import (
 )
 from tests.factories import ComplicationFactory, PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 from tests.fhir_validation import assert_valid_r4_bundle, r4_bundle_problems
+from tests.followups.factories import FollowUpAnswerFactory, FollowUpFactory
 
 SNOMED = "http://snomed.info/sct"
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
@@ -33,8 +34,8 @@ FHIR_DATE = re.compile(
     r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?"
 )
 # The queries of patient_export_queryset(): patient with clinic, presentations, visits, treatments,
-# complications.
-EXPORT_QUERIES = 5
+# complications, answered follow-ups with their answers.
+EXPORT_QUERIES = 6
 
 
 @pytest.fixture
@@ -709,3 +710,202 @@ def test_validator_rejects_a_broken_bundle(record, breakage, complaint):
     assert any(complaint in problem for problem in problems), problems
     with pytest.raises(AssertionError, match="Not a valid FHIR R4 bundle"):
         assert_valid_r4_bundle(broken)
+
+
+# --- follow-up answers: a QuestionnaireResponse each, score Observations derived from it -----------
+
+MOXFQ_DOMAIN_SYSTEM = "urn:neuroma-tracker:code-system:moxfq-domain"
+
+
+@pytest.fixture
+def answered(record, podiatrist):
+    """Two answered follow-ups of the neurectomy: 6 weeks with items (one pain item missing), 6 months by phone."""
+    right, neurectomy = record["right"], record["treatments"]["neurectomy"]
+    items = [4] * 7 + [2, 2, None, 2, 2] + [1, 1, 1, 1]
+    week_6 = FollowUpAnswerFactory(
+        follow_up=FollowUpFactory(
+            presentation=right, treatment=neurectomy, time_point="week_6", due_on=datetime.date(2025, 10, 27),
+            status="completed",
+        ),
+        channel="in_clinic_tablet", recorded_by=podiatrist, pain_walking=3, pain_rest=0, relief="partial",
+        global_impression=2, moxfq_items=items, moxfq_walking_standing=Decimal("100.0"), moxfq_pain=None,
+        moxfq_social=Decimal("25.0"),
+        answered_at=datetime.datetime(2025, 10, 28, 9, 30, 12, 345678, tzinfo=datetime.UTC),
+    )  # fmt: skip
+    month_6 = FollowUpAnswerFactory(
+        follow_up=FollowUpFactory(
+            presentation=right, treatment=neurectomy, time_point="month_6", due_on=datetime.date(2026, 3, 15),
+            status="completed",
+        ),
+        channel="phone", recorded_by=podiatrist, pain_walking=0, pain_rest=0, relief="complete",
+        global_impression=1, moxfq_walking_standing=Decimal("12.5"), moxfq_pain=Decimal("5.0"),
+        moxfq_social=Decimal("0.0"),
+    )  # fmt: skip
+    FollowUpFactory(presentation=record["left"], status="missed")  # unanswered: nothing exported
+    return {**record, "week_6": week_6, "month_6": month_6}
+
+
+def _responses(bundle: dict) -> list[dict]:
+    return resources(bundle, "QuestionnaireResponse")
+
+
+def _derived_from(bundle: dict, response: dict) -> list[dict]:
+    url = full_url_of(bundle, response)
+    return [o for o in resources(bundle, "Observation") if {"reference": url} in o.get("derivedFrom", [])]
+
+
+def test_answered_follow_ups_export_as_a_valid_bundle_with_one_questionnaire_response_each(answered):
+    bundle = export(answered["patient"])
+
+    assert_valid_r4_bundle(bundle)
+    responses = _responses(bundle)
+    assert len(responses) == 2
+    assert {r["status"] for r in responses} == {"completed"}
+    assert {r["questionnaire"] for r in responses} == {"urn:neuroma-tracker:clinic:northside:questionnaire:follow-up"}
+    patient_url = full_url_of(bundle, _first(bundle, "Patient"))
+    assert all(r["subject"] == {"reference": patient_url} == r["source"] for r in responses)
+    assert responses[0]["authored"] == "2025-10-28T09:30:12+00:00"
+
+
+def test_questionnaire_response_answers_each_question_with_its_value(answered):
+    response = _responses(export(answered["patient"]))[0]
+    answers = {item["linkId"]: item.get("answer") for item in response["item"]}
+
+    assert answers["pain-walking"] == [{"valueInteger": 3}]
+    assert answers["pain-rest"] == [{"valueInteger": 0}]
+    assert answers["relief"][0]["valueCoding"]["code"] == "partial"
+    assert answers["global-impression"][0]["valueCoding"] == {
+        "system": "urn:neuroma-tracker:code-system:patient-global-impression-of-change",
+        "code": "2",
+        "display": "Much improved",
+    }
+    moxfq = next(item for item in response["item"] if item["linkId"] == "moxfq")["item"]
+    assert [item["linkId"] for item in moxfq] == [f"moxfq-{n}" for n in range(1, 17)]
+    assert moxfq[9] == {"linkId": "moxfq-10"}  # the unanswered item: no answer, not a zero
+    assert moxfq[0]["answer"] == [{"valueInteger": 4}]
+
+
+def test_moxfq_items_travel_by_position_only_never_with_wording(answered):
+    bundle = export(answered["patient"])
+    moxfq = next(item for item in _responses(bundle)[0]["item"] if item["linkId"] == "moxfq")
+
+    assert all(set(item) <= {"linkId", "answer"} for item in moxfq["item"])
+    assert "text" not in moxfq
+
+
+def test_each_scored_measure_is_one_survey_observation_derived_from_its_response(answered):
+    bundle = export(answered["patient"])
+    week_6, month_6 = _responses(bundle)
+
+    week_6_scores = _derived_from(bundle, week_6)
+    # Two pains and the two scored MOxFQ domains; the pain domain had a missing item and is unscored.
+    assert len(week_6_scores) == 4
+    assert len(_derived_from(bundle, month_6)) == 5
+    for observation in week_6_scores:
+        assert observation["category"][0]["coding"][0]["code"] == "survey"
+        assert observation["status"] == "final"
+        assert observation["effectiveDateTime"] == week_6["authored"]
+    pains = [o for o in week_6_scores if o["code"]["coding"][0]["system"] == LOINC]
+    assert {o["code"]["coding"][0]["code"] for o in pains} == {"72514-3"}
+    assert sorted((o["code"]["coding"][1]["code"], o["valueInteger"]) for o in pains) == [
+        ("pain-rest", 0),
+        ("pain-walking", 3),
+    ]
+    domains = {
+        o["code"]["coding"][0]["code"]: o["valueQuantity"]
+        for o in week_6_scores
+        if o["code"]["coding"][0]["system"] == MOXFQ_DOMAIN_SYSTEM
+    }
+    assert domains == {
+        "walking-standing": {"value": 100.0, "unit": "score", "system": "http://unitsofmeasure.org", "code": "{score}"},
+        "social-interaction": {
+            "value": 25.0,
+            "unit": "score",
+            "system": "http://unitsofmeasure.org",
+            "code": "{score}",
+        },
+    }
+
+
+def test_follow_up_ids_are_stable_and_unanswered_follow_ups_are_not_exported(answered):
+    first, second = export(answered["patient"]), export(answered["patient"])
+
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in second["entry"]]
+    assert len(_responses(first)) == 2
+
+
+def test_answers_cost_one_query_however_many(answered, django_assert_num_queries):
+    with django_assert_num_queries(EXPORT_QUERIES):
+        bundle = export(answered["patient"])
+
+    assert len(_responses(bundle)) == 2
+
+
+def _response_status_unknown(bundle):
+    _responses(bundle)[0]["status"] = "done"
+
+
+def _response_without_status(bundle):
+    del _responses(bundle)[0]["status"]
+
+
+def _score_derived_from_a_patient(bundle):
+    observation = _derived_from(bundle, _responses(bundle)[0])[0]
+    observation["derivedFrom"] = [{"reference": bundle["entry"][0]["fullUrl"]}]
+
+
+def _score_derived_from_nothing(bundle):
+    _derived_from(bundle, _responses(bundle)[0])[0]["derivedFrom"] = [{"reference": f"urn:uuid:{uuid.uuid4()}"}]
+
+
+def _response_source_a_condition(bundle):
+    _responses(bundle)[0]["source"] = {"reference": full_url_of(bundle, _first(bundle, "Condition"))}
+
+
+def _answer_with_two_values(bundle):
+    _responses(bundle)[0]["item"][0]["answer"][0]["valueString"] = "three"
+
+
+def _answer_as_string(bundle):
+    _responses(bundle)[0]["item"][0]["answer"][0]["valueInteger"] = "3"
+
+
+def _item_without_link_id(bundle):
+    del _responses(bundle)[0]["item"][0]["linkId"]
+
+
+def _r5_response_questionnaire_reference(bundle):
+    _responses(bundle)[0]["questionnaire"] = {"reference": "Questionnaire/follow-up"}
+
+
+def _score_as_decimal_value(bundle):
+    # R4 Observation has no valueDecimal: a fractional score is a Quantity
+    observation = next(o for o in resources(bundle, "Observation") if "valueQuantity" in o and "derivedFrom" in o)
+    observation["valueDecimal"] = observation.pop("valueQuantity")["value"]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "complaint"),
+    [
+        (_response_status_unknown, "'done' is not in the required value set"),
+        (_response_without_status, 'Non-optional property "status"'),
+        (_score_derived_from_a_patient, "points at a Patient; R4 allows"),
+        (_score_derived_from_nothing, "is not the fullUrl of any entry"),
+        (_response_source_a_condition, "points at a Condition; R4 allows"),
+        (_answer_with_two_values, "value[x] given as"),
+        (_answer_as_string, "Wrong type <class 'str'> for property \"valueInteger\""),
+        (_item_without_link_id, 'Non-optional property "linkId"'),
+        (_r5_response_questionnaire_reference, "Wrong type"),
+        (_score_as_decimal_value, 'Superfluous entry "valueDecimal"'),
+    ],
+    ids=lambda value: value.__name__.strip("_") if callable(value) else "",
+)
+def test_validator_rejects_a_broken_follow_up_answer(answered, breakage, complaint):
+    bundle = export(answered["patient"])
+    assert r4_bundle_problems(bundle) == []
+    broken = copy.deepcopy(bundle)
+
+    breakage(broken)
+
+    problems = r4_bundle_problems(broken)
+    assert any(complaint in problem for problem in problems), problems
