@@ -15,8 +15,9 @@ linked from the patient's page.
 
 One module per concern: ``permissions`` (roles and choices), ``writes`` (the base admin, through the
 services), ``records`` (patients, presentations, visits, treatments), ``filters``, ``review`` (the
-progression review page), ``staff`` (clinics and memberships) and ``audit`` (the trail, read-only).
+progression review page), ``staff`` (clinics and memberships), ``accounts`` (staff accounts) and
+``audit`` (the trail, read-only).
 Importing this package registers them all with the admin site.
 """
 
-from . import audit, records, staff  # noqa: F401  (each registers its ModelAdmins)
+from . import accounts, audit, records, staff  # noqa: F401  (each registers its ModelAdmins)
