@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from cases import services
 from cases.admin.accounts import StaffRefused, refused_message
+from cases.admin.permissions import RolePagesFirst
 from cases.selectors import is_clinic_admin, staff_managed_by
 
 from .models import MAX_TOKEN_DAYS, ApiToken
@@ -39,7 +40,7 @@ class ApiTokenForm(forms.ModelForm):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(RolePagesFirst, admin.ModelAdmin):
     form = ApiTokenForm
     list_display = ["name", "user", "prefix", "scope", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = ["scope", ("revoked_at", admin.EmptyFieldListFilter)]
