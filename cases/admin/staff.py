@@ -45,6 +45,37 @@ class ClinicAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        """The clinic's membership rows through the services, like the membership pages: audited, last admin kept."""
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        try:
+            for row in formset.deleted_forms:
+                if row.instance.pk is not None:
+                    services.membership_end(membership=row.instance)
+                    formset.deleted_objects.append(row.instance)
+            for row in formset.forms:
+                if row in formset.deleted_forms or not row.has_changed():
+                    continue
+                if row.instance.pk is None:
+                    data = row.cleaned_data
+                    saved = services.membership_add(clinic=formset.instance, user=data["user"], role=data["role"])
+                    row.instance.__dict__.update(saved.__dict__)
+                    formset.new_objects.append(row.instance)
+                else:
+                    if "user" in row.changed_data:
+                        raise ValidationError({"user": "A membership's person is fixed: end it and add another."})
+                    services.membership_set_role(membership=row.instance, role=row.cleaned_data["role"])
+                    formset.changed_objects.append((row.instance, ["role"]))
+        except ValidationError as error:
+            raise StaffRefused(error) from error
+
+    def changeform_view(self, request: HttpRequest, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except StaffRefused as refused:
+            self.message_user(request, refused_message(refused.error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
 
 @admin.register(Membership)
 class MembershipAdmin(RolePagesFirst, admin.ModelAdmin):

@@ -418,3 +418,32 @@ def test_podiatrists_and_reviewers_get_403_on_every_staff_page(client, request, 
     assert not ApiToken.objects.exists()
     assert not User.objects.filter(username="new-podiatrist").exists()
     assert not audited_writes().exists()
+
+
+def test_the_clinic_page_saves_its_membership_rows_through_the_same_services(client, superuser, clinic_admin, clinic):
+    client.force_login(superuser)
+    own = clinic_admin.memberships.get()
+    newcomer = UserFactory(username="newcomer")
+    body = {
+        "name": clinic.name, "slug": clinic.slug, "time_zone": clinic.time_zone,
+        "memberships-TOTAL_FORMS": "2", "memberships-INITIAL_FORMS": "1",
+        "memberships-0-id": own.pk, "memberships-0-clinic": clinic.pk, "memberships-0-user": clinic_admin.pk,
+        "memberships-0-role": Role.CLINIC_ADMIN,
+        "memberships-1-clinic": clinic.pk, "memberships-1-user": newcomer.pk, "memberships-1-role": Role.REVIEWER,
+    }  # fmt: skip
+    change = reverse("admin:cases_clinic_change", args=[clinic.pk])
+
+    refused = client.post(change, {**body, "memberships-0-DELETE": "on"})
+
+    assert "would have no clinic admin left" in _messages(refused)
+    assert Membership.objects.filter(pk=own.pk).exists()
+    assert not Membership.objects.filter(user=newcomer).exists()
+    assert not audited_writes().exists()
+
+    added = client.post(change, body)
+
+    assert added.status_code == 302
+    membership = Membership.objects.get(user=newcomer, clinic=clinic)
+    assert list(audited_writes().values_list("action", "object_type", "object_id")) == [
+        (AuditAction.CREATE, "cases.membership", str(membership.pk))
+    ]
