@@ -198,14 +198,22 @@ def _staff_audit(*, action: str, object_type: str, object_id: int, user_id: int)
         audit_record(action=action, object_type=object_type, object_id=str(object_id), clinic_id=clinic_id)
 
 
+def _lock_clinics(clinic_ids) -> None:
+    """Serialise staff changes per clinic: its row is locked first, in id order, before any membership is read.
+
+    FOR NO KEY UPDATE, so a patient being added to the clinic (which takes a key-share lock on it) never waits.
+    """
+    list(Clinic.objects.select_for_update(no_key=True).filter(pk__in=list(clinic_ids)).order_by("pk").values("pk"))
+
+
 def _keep_an_active_clinic_admin(*, clinic_id: int, leaving_user_id: int, field: str) -> None:
-    """Refuse a change that would leave the clinic with no active clinic admin (the clinic's admins are locked)."""
-    admins = list(
-        Membership.objects.select_for_update(of=("self",))
-        .filter(clinic_id=clinic_id, role=Role.CLINIC_ADMIN, user__is_active=True)
-        .values_list("user_id", flat=True)
+    """Refuse a change that would leave the clinic with no active clinic admin (the clinic is locked by the caller)."""
+    admins = set(
+        Membership.objects.filter(clinic_id=clinic_id, role=Role.CLINIC_ADMIN, user__is_active=True).values_list(
+            "user_id", flat=True
+        )
     )
-    if leaving_user_id in admins and len(admins) == 1:
+    if admins == {leaving_user_id}:
         clinic = Clinic.objects.get(pk=clinic_id)
         raise ValidationError(
             {field: f"{clinic} would have no clinic admin left: make someone else its clinic admin first."}
@@ -250,15 +258,17 @@ def staff_member_update(*, member, **fields: Any):
     unknown = set(fields) - STAFF_FIELDS
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if fields.get("is_active") is False:
+        administered = list(
+            Membership.objects.filter(user=member, role=Role.CLINIC_ADMIN).values_list("clinic_id", flat=True)
+        )
+        _lock_clinics(administered)
+        for clinic_id in administered:
+            _keep_an_active_clinic_admin(clinic_id=clinic_id, leaving_user_id=member.pk, field="is_active")
     member = get_user_model().objects.select_for_update().get(pk=member.pk)
     changed = {name: value for name, value in fields.items() if getattr(member, name) != value}
     if not changed:
         return member
-    if changed.get("is_active") is False:
-        for clinic_id in Membership.objects.filter(user=member, role=Role.CLINIC_ADMIN).values_list(
-            "clinic_id", flat=True
-        ):
-            _keep_an_active_clinic_admin(clinic_id=clinic_id, leaving_user_id=member.pk, field="is_active")
     for name, value in changed.items():
         setattr(member, name, value)
     member.full_clean()
@@ -298,6 +308,7 @@ def membership_add(*, clinic: Clinic, user, role: str) -> Membership:
 @transaction.atomic
 def membership_set_role(*, membership: Membership, role: str) -> Membership:
     """Change a member's role in the clinic; the clinic's last active clinic admin keeps theirs."""
+    _lock_clinics([membership.clinic_id])
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == role:
         return membership
@@ -313,6 +324,7 @@ def membership_set_role(*, membership: Membership, role: str) -> Membership:
 @transaction.atomic
 def membership_end(*, membership: Membership) -> None:
     """Remove someone from a clinic; the clinic's last active clinic admin stays."""
+    _lock_clinics([membership.clinic_id])
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     if membership.role == Role.CLINIC_ADMIN:
         _keep_an_active_clinic_admin(clinic_id=membership.clinic_id, leaving_user_id=membership.user_id, field="role")

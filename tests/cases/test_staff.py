@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime
 import re
+import threading
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -19,6 +22,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.models import ApiToken, TokenScope, token_digest
+from cases import services
 from cases.audit import AuditAction, AuditEvent
 from cases.choices import Role
 from cases.models import Membership
@@ -447,3 +451,35 @@ def test_the_clinic_page_saves_its_membership_rows_through_the_same_services(cli
     assert list(audited_writes().values_list("action", "object_type", "object_id")) == [
         (AuditAction.CREATE, "cases.membership", str(membership.pk))
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clinic_admins_stepping_down_at_once_leave_one_of_them(on_postgres, clinic, monkeypatch):
+    first, second = (MembershipFactory(clinic=clinic, role=Role.CLINIC_ADMIN) for _ in range(2))
+    validate = Membership.full_clean
+
+    def slow_full_clean(membership, *args, **kwargs):
+        validate(membership, *args, **kwargs)
+        time.sleep(0.5)  # widen the gap between checking and saving, where an unserialised rival would check
+
+    monkeypatch.setattr(Membership, "full_clean", slow_full_clean)
+    barrier, outcomes = threading.Barrier(2), [None, None]
+
+    def step_down(index: int, membership: Membership) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = services.membership_set_role(membership=membership, role=Role.PODIATRIST)
+        except Exception as error:  # reported to the test thread, which asserts on it
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=step_down, args=pair) for pair in enumerate((first, second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    refused = [outcome for outcome in outcomes if isinstance(outcome, ValidationError)]
+    assert len(refused) == 1 and "would have no clinic admin left" in str(refused[0]), outcomes
+    assert Membership.objects.filter(clinic=clinic, role=Role.CLINIC_ADMIN).count() == 1
