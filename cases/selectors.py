@@ -12,7 +12,7 @@ from django.db.models import Prefetch, QuerySet
 
 from . import ladder
 from .choices import PresentationStatus, Role
-from .models import Clinic, Complication, Presentation, Treatment, Visit
+from .models import Clinic, Complication, Membership, Presentation, Treatment, Visit
 from .scoping import clinic_id_of, clinic_roles, patient_id_of  # noqa: F401  (part of the read API)
 
 WRITE_ROLES = frozenset({Role.PODIATRIST, Role.CLINIC_ADMIN})
@@ -43,6 +43,25 @@ def can_write(user, clinic_id: int | None = None) -> bool:
 
 def is_clinic_admin(user) -> bool:
     return getattr(user, "is_superuser", False) or Role.CLINIC_ADMIN in clinic_roles(user).values()
+
+
+def staff_managed_by(user) -> QuerySet:
+    """The staff whose accounts, memberships and API tokens ``user`` may manage: every user, for a superuser.
+
+    A clinic admin manages a user only if that user works in at least one clinic the admin administers and in
+    none that they do not: resetting a password or issuing a token then never opens another clinic's records.
+    Superusers are never managed by a clinic admin, and neither is anyone in no clinic (who could be anybody's).
+    Every staff page and every staff service asks this one question.
+    """
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.all()
+    administered = clinic_ids_for(user, roles=frozenset({Role.CLINIC_ADMIN}))
+    if administered is None:
+        return users
+    elsewhere = Membership.objects.exclude(clinic_id__in=administered).values("user_id")
+    here = Membership.objects.filter(clinic_id__in=administered).values("user_id")
+    return users.filter(is_superuser=False, pk__in=here).exclude(pk__in=elsewhere)
 
 
 def treating_clinicians(*, clinic_ids: Iterable[int] | None, presentation: Presentation | None = None) -> QuerySet:

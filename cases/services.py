@@ -191,6 +191,187 @@ def clinical_record_delete(*, record: Patient | Presentation | Visit | Treatment
         _refresh_outcomes(presentation_id)
 
 
+# --- Staff, memberships and API tokens (docs/permissions.md) -----------------------------------------
+# Clinic admins manage their own clinics' staff (``selectors.staff_managed_by``); every change is audited
+# under the clinics the person works in, with ids only. A clinic always keeps an active clinic admin.
+
+from django.contrib.auth import get_user_model, password_validation  # noqa: E402
+
+from api.models import ApiToken  # noqa: E402
+
+from .choices import Role  # noqa: E402
+from .models import Membership  # noqa: E402
+
+STAFF_FIELDS = frozenset({"first_name", "last_name", "email", "is_active"})
+PASSWORD_OBJECT_TYPE = "auth.user.password"  # noqa: S105 (an audit record type, not a secret); a password reset: the event names the user, never the password
+
+
+def _staff_audit(*, action: str, object_type: str, object_id: int, user_id: int) -> None:
+    """One event per clinic the person works in, so each clinic's trail shows what changed for its staff."""
+    clinic_ids = sorted(Membership.objects.filter(user_id=user_id).values_list("clinic_id", flat=True))
+    for clinic_id in clinic_ids or [None]:
+        audit_record(action=action, object_type=object_type, object_id=str(object_id), clinic_id=clinic_id)
+
+
+def _lock_clinics(clinic_ids) -> None:
+    """Serialise staff changes per clinic: its row is locked first, in id order, before any membership is read.
+
+    FOR NO KEY UPDATE, so a patient being added to the clinic (which takes a key-share lock on it) never waits.
+    """
+    list(Clinic.objects.select_for_update(no_key=True).filter(pk__in=list(clinic_ids)).order_by("pk").values("pk"))
+
+
+def _keep_an_active_clinic_admin(*, clinic_id: int, leaving_user_id: int, field: str) -> None:
+    """Refuse a change that would leave the clinic with no active clinic admin (the clinic is locked by the caller)."""
+    admins = set(
+        Membership.objects.filter(clinic_id=clinic_id, role=Role.CLINIC_ADMIN, user__is_active=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    if admins == {leaving_user_id}:
+        clinic = Clinic.objects.get(pk=clinic_id)
+        raise ValidationError(
+            {field: f"{clinic} would have no clinic admin left: make someone else its clinic admin first."}
+        )
+
+
+@transaction.atomic
+def staff_member_add(
+    *,
+    clinic: Clinic,
+    role: str,
+    username: str,
+    password: str,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+):
+    """A new staff member of ``clinic``: a staff account (never a superuser) and its membership, together."""
+    user = get_user_model()(
+        username=username, first_name=first_name, last_name=last_name, email=email, is_staff=True, is_superuser=False
+    )
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    membership = Membership(user=user, clinic=clinic, role=role)
+    membership.full_clean()
+    membership.save()
+    _staff_audit(action=AuditAction.CREATE, object_type="auth.user", object_id=user.pk, user_id=user.pk)
+    audit_record(
+        action=AuditAction.CREATE, object_type="cases.membership", object_id=str(membership.pk), clinic_id=clinic.pk
+    )
+    return user
+
+
+@transaction.atomic
+def staff_member_update(*, member, **fields: Any):
+    """Change a staff member's names, email or whether they may sign in (staff are deactivated, not deleted)."""
+    unknown = set(fields) - STAFF_FIELDS
+    if unknown:
+        raise ValidationError({name: "This field cannot be changed here." for name in sorted(unknown)})
+    if fields.get("is_active") is False:
+        administered = list(
+            Membership.objects.filter(user=member, role=Role.CLINIC_ADMIN).values_list("clinic_id", flat=True)
+        )
+        _lock_clinics(administered)
+        for clinic_id in administered:
+            _keep_an_active_clinic_admin(clinic_id=clinic_id, leaving_user_id=member.pk, field="is_active")
+    member = get_user_model().objects.select_for_update().get(pk=member.pk)
+    changed = {name: value for name, value in fields.items() if getattr(member, name) != value}
+    if not changed:
+        return member
+    for name, value in changed.items():
+        setattr(member, name, value)
+    member.full_clean()
+    member.save(update_fields=list(changed))
+    _staff_audit(action=AuditAction.UPDATE, object_type="auth.user", object_id=member.pk, user_id=member.pk)
+    return member
+
+
+@transaction.atomic
+def staff_password_set(*, member, password: str):
+    """Set a staff member's password (validated by the project's password rules); the event never holds it."""
+    try:
+        password_validation.validate_password(password, member)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    member.set_password(password)
+    member.save(update_fields=["password"])
+    _staff_audit(action=AuditAction.UPDATE, object_type=PASSWORD_OBJECT_TYPE, object_id=member.pk, user_id=member.pk)
+    return member
+
+
+def _membership_audit(action: str, membership: Membership) -> None:
+    audit_record(
+        action=action, object_type="cases.membership", object_id=str(membership.pk), clinic_id=membership.clinic_id
+    )
+
+
+@transaction.atomic
+def membership_add(*, clinic: Clinic, user, role: str) -> Membership:
+    membership = Membership(clinic=clinic, user=user, role=role)
+    membership.full_clean()
+    membership.save()
+    _membership_audit(AuditAction.CREATE, membership)
+    return membership
+
+
+@transaction.atomic
+def membership_set_role(*, membership: Membership, role: str) -> Membership:
+    """Change a member's role in the clinic; the clinic's last active clinic admin keeps theirs."""
+    _lock_clinics([membership.clinic_id])
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    if membership.role == Role.CLINIC_ADMIN:
+        _keep_an_active_clinic_admin(clinic_id=membership.clinic_id, leaving_user_id=membership.user_id, field="role")
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    _membership_audit(AuditAction.UPDATE, membership)
+    return membership
+
+
+@transaction.atomic
+def membership_end(*, membership: Membership) -> None:
+    """Remove someone from a clinic; the clinic's last active clinic admin stays."""
+    _lock_clinics([membership.clinic_id])
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == Role.CLINIC_ADMIN:
+        _keep_an_active_clinic_admin(clinic_id=membership.clinic_id, leaving_user_id=membership.user_id, field="role")
+    _membership_audit(AuditAction.DELETE, membership)
+    membership.delete()
+
+
+def _token_audit(action: str, token: ApiToken) -> None:
+    _staff_audit(action=action, object_type="api.apitoken", object_id=token.pk, user_id=token.user_id)
+
+
+@transaction.atomic
+def api_token_issue(*, user, name: str, scope: str, days: int) -> tuple[ApiToken, str]:
+    """Issue a token and return it with its secret: only the digest is stored, and the event names the token's id."""
+    if not user.is_active:
+        raise ValidationError({"user": "An inactive user cannot be issued a token."})
+    token, secret = ApiToken.issue(user=user, name=name, scope=scope, days=days)
+    _token_audit(AuditAction.CREATE, token)
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(*, tokens) -> int:
+    """Revoke the tokens not yet revoked (one event each); returns how many were revoked."""
+    revoked = 0
+    for token in ApiToken.objects.select_for_update().filter(pk__in=[t.pk for t in tokens], revoked_at__isnull=True):
+        token.revoke()
+        _token_audit(AuditAction.UPDATE, token)
+        revoked += 1
+    return revoked
+
+
 # --- Follow-ups (cases/followups, docs/follow-ups.md) ------------------------------------------------
 # Planning, links, answers and sending. The plan itself is pure (cases.followups.schedule); these
 # functions reconcile it with the stored rows and are the only writers of follow-up records.

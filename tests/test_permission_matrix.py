@@ -16,12 +16,14 @@ from decimal import Decimal
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
 from django.forms import MultiWidget
 from django.forms.models import model_to_dict
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.models import ApiToken, TokenScope
@@ -60,6 +62,7 @@ WEEK = datetime.timedelta(weeks=1)
 LOGIN_PATH = "/admin/login/"
 NOT_FOUND_REDIRECT = "/admin/"
 UNUSED_PK = 987_654
+User = get_user_model()
 
 
 # The two clinics
@@ -96,6 +99,7 @@ class World:
     group: Group
     spare_clinic: Clinic
     spare_user: object
+    annex: Clinic  # a second clinic the clinic admin administers, where their staff can be given a membership
     admin_bodies: dict[str, dict] = field(default_factory=dict)
 
 
@@ -155,6 +159,8 @@ def _build_world() -> World:
     other = _clinic_records("southmere", "SM-0001", "Zebedee", "Vandersloot", UserFactory(username="south-podiatrist"))
     MembershipFactory(user=users["clinic_admin"], clinic=own.clinic, role=Role.CLINIC_ADMIN)
     MembershipFactory(user=users["reviewer"], clinic=own.clinic, role=Role.REVIEWER)
+    annex = ClinicFactory(name="Annex Foot Clinic", slug="annex")
+    MembershipFactory(user=users["clinic_admin"], clinic=annex, role=Role.CLINIC_ADMIN)
     secrets = {}
     for role in PEOPLE:
         _, secrets[role] = ApiToken.issue(user=users[role], name=f"{role} integration", scope=TokenScope.READ_WRITE)
@@ -168,6 +174,7 @@ def _build_world() -> World:
         group=Group.objects.create(name="Matrix readers"),
         spare_clinic=ClinicFactory(name="Spare Clinic", slug="spare"),
         spare_user=UserFactory(username="matrix-spare"),
+        annex=annex,
     )
 
 
@@ -207,7 +214,7 @@ RECORD_OF: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "membership": lambda world, records: records.membership,
     "clinic": lambda world, records: records.clinic,
     "API token": lambda world, records: ApiToken.objects.filter(user=world.users["podiatrist"]).first(),
-    "user": lambda world, records: world.users["podiatrist"],
+    "user": lambda world, records: records.membership.user,  # the clinic's podiatrist
     "group": lambda world, records: world.group,
     "audit event": lambda world, records: _audit_event(records),
     "sign-in attempt": lambda world, records: AccessAttempt.objects.create(
@@ -230,8 +237,9 @@ DELETABLE: dict[str, Callable[[World, ClinicRecords], models.Model]] = {
     "user": lambda world, records: world.spare_user,
 }
 CLINIC_SCOPED = frozenset(
-    {"patient", "presentation", "visit", "treatment", "complication", "follow-up", "membership", "audit event"}
+    {"patient", "presentation", "visit", "treatment", "complication", "follow-up", "membership", "audit event", "user"}
 )
+STAFF_PASSWORD = "matrix lantern plantar 42"
 
 
 def api_create_body(resource: str, records: ClinicRecords) -> dict:
@@ -327,6 +335,59 @@ def admin_change_body(world: World, change_url: str) -> dict:
     return dict(world.admin_bodies[change_url])
 
 
+def _token_expiry_fields() -> dict:
+    expires = timezone.localtime(timezone.now() + 30 * DAY)
+    return {"expires_at_0": expires.strftime("%d/%m/%Y"), "expires_at_1": expires.strftime("%H:%M:%S")}
+
+
+def staff_write(row: MatrixRow, world: World, records: ClinicRecords) -> tuple[dict, Callable[[], bool]] | None:
+    """What a staff page's POST sends and how its effect is seen (docs/permissions.md, staff and tokens)."""
+    if row.method != "POST":
+        return None
+    user = records.membership.user  # the clinic's podiatrist, whom its clinic admin manages
+    membership = records.membership
+    token = RECORD_OF["API token"](world, records)
+    writes = {
+        ("user", "add/"): lambda: (
+            {"username": "matrix-newcomer", "first_name": "Nadia", "last_name": "Okafor", "email": "n@clinic.test",
+             "password1": STAFF_PASSWORD, "password2": STAFF_PASSWORD, "clinic": records.clinic.pk,
+             "role": Role.PODIATRIST},
+            lambda: User.objects.filter(username="matrix-newcomer").exists(),
+        ),
+        ("user", "change/"): lambda: (
+            admin_change_body(world, f"/admin/auth/user/{world.own.membership.user_id}/change/")
+            | {"first_name": "Renamed"},
+            lambda: User.objects.get(pk=user.pk).first_name == "Renamed",
+        ),
+        ("user", "password/"): lambda: (
+            {"password1": STAFF_PASSWORD, "password2": STAFF_PASSWORD},
+            lambda: User.objects.get(pk=user.pk).check_password(STAFF_PASSWORD),
+        ),
+        ("membership", "add/"): lambda: (
+            {"user": user.pk, "clinic": world.annex.pk, "role": Role.REVIEWER},
+            lambda: Membership.objects.filter(user=user, clinic=world.annex).exists(),
+        ),
+        ("membership", "change/"): lambda: (
+            {"role": Role.REVIEWER},
+            lambda: Membership.objects.get(pk=membership.pk).role == Role.REVIEWER,
+        ),
+        ("membership", "delete/"): lambda: (
+            {"post": "yes"},
+            lambda: not Membership.objects.filter(pk=membership.pk).exists(),
+        ),
+        ("API token", "add/"): lambda: (
+            {"user": user.pk, "name": "Matrix bridge", "scope": TokenScope.READ, **_token_expiry_fields()},
+            lambda: ApiToken.objects.filter(name="Matrix bridge", user=user).exists(),
+        ),
+        ("API token", "revoke"): lambda: (
+            {"action": "revoke", "_selected_action": [str(token.pk)]},
+            lambda: ApiToken.objects.get(pk=token.pk).revoked_at is not None,
+        ),
+    }  # fmt: skip
+    key = (row.resource, row.admin_action or row.route.rstrip("/").rsplit("/", 1)[-1] + "/")
+    return writes[key]() if key in writes else None
+
+
 # Requests
 
 
@@ -402,7 +463,9 @@ def attempt_for(
         record = DELETABLE[row.resource](world, records)
     url = _fill(row, world, records, pk=pk, record=record)
     attempt = Attempt(row, role, url)
-    if row.admin_action == "archive_selected":
+    if not row.is_api and (staff := staff_write(row, world, records)) is not None:
+        attempt.body, attempt.changed = staff
+    elif row.admin_action == "archive_selected":
         patient = records.spare_patient
         attempt.body = {"action": "archive_selected", "_selected_action": [str(pk or patient.pk)]}
         attempt.changed = lambda: Patient.objects.get(pk=patient.pk).archived
@@ -518,7 +581,8 @@ def outcome_problem(attempt: Attempt, response, effect) -> str | None:
         return None
     if expected == "deny" and attempt.row.admin_action and role not in ("anonymous", *TOKENS):
         # Django offers a role only the actions it may run: another is ignored, and the changelist shown again.
-        return None if status in (200, 302) and effect is False else sent_as
+        # A role that may not see the changelist at all is refused outright.
+        return None if status in (200, 302, 403) and effect is False else sent_as
     if expected == "deny":
         denied = to_login if role in ("anonymous", *TOKENS) else status == 403
         if not denied or effect:

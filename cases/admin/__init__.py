@@ -15,9 +15,10 @@ linked from the patient's page.
 
 One module per concern: ``permissions`` (roles and choices), ``writes`` (the base admin, through the
 services), ``records`` (patients, presentations, visits, treatments), ``filters``, ``review`` (the
-progression review page), ``staff`` (clinics and memberships), ``audit`` (the trail, read-only) and
-``followups`` (follow-ups, their actions, the overdue list and the completion table).
-Importing this package registers them all with the admin site.
+progression review page), ``staff`` (clinics and memberships), ``accounts`` (staff accounts), ``audit``
+(the trail, read-only), ``followups`` (follow-ups, their actions, the overdue list and the completion
+table), and the clinicians' workspace: ``summary`` (case summary and one-screen visit), ``worklist`` and
+``dashboard``. Importing this package registers them all with the admin site.
 """
 
-from . import audit, followups, records, staff  # noqa: F401  (each registers its ModelAdmins)
+from . import accounts, audit, followups, records, staff  # noqa: F401  (each registers its ModelAdmins)
