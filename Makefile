@@ -8,8 +8,8 @@ PYTEST_ARGS ?=
 # Both cores: the suite runs in half the time; each worker gets its own test database.
 PYTEST_WORKERS ?= 2
 HOST ?= 127.0.0.1:8000
-# Follow-up links in the demo's messages point at the development server.
-export FOLLOW_UP_BASE_URL ?= http://$(HOST)
+# Follow-up links in the demo's messages point at the development server (seed and run only).
+DEMO_ENV = FOLLOW_UP_BASE_URL=$${FOLLOW_UP_BASE_URL:-http://$(HOST)}
 
 .PHONY: bench wrk run test test-sqlite test-postgres install install-dev chromium lint format migrate seed clean \
 	security bandit deploy-check audit fuzz vendor npm
@@ -48,15 +48,15 @@ migrate: install .env | var
 
 # Seeds only an empty database, and prints the demo login the first time it creates it.
 seed: migrate
-	$(BIN)/python manage.py seed_demo --if-empty
+	$(DEMO_ENV) $(BIN)/python manage.py seed_demo --if-empty
 
 # The development server, and beside it the follow-up sender (in production a cron job or systemd timer runs
 # `manage.py send_follow_ups`; here it runs every minute and prints its e-mails to this console). Ctrl-C stops both.
 FOLLOW_UP_SEND_EVERY ?= 60
 run: seed
-	@$(BIN)/python manage.py send_follow_ups --every $(FOLLOW_UP_SEND_EVERY) & sender=$$!; \
+	@$(DEMO_ENV) $(BIN)/python manage.py send_follow_ups --every $(FOLLOW_UP_SEND_EVERY) & sender=$$!; \
 	trap 'kill $$sender 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/python manage.py runserver $(HOST)
+	$(DEMO_ENV) $(BIN)/python manage.py runserver $(HOST)
 
 # pytest exits 5 when it collects no test; that is reported, not hidden, but is not a failure of the code.
 # Each run leaves a JUnit report, var/junit-<name>.xml, from which .ci/run totals what ran (.ci/totals.py).

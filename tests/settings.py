@@ -8,6 +8,8 @@ import os
 os.environ.setdefault("DJANGO_SECRET_KEY", "insecure-test-only-key-not-for-any-deployment")
 # The suite runs the production defaults (secure cookies, HSTS, JSON logs), whatever a developer's .env says.
 os.environ["DJANGO_DEBUG"] = "0"
+# Links in the messages the tests read point where the product's default says, whatever the shell exports.
+os.environ["FOLLOW_UP_BASE_URL"] = "http://localhost:8000"
 
 from clinic.settings import *  # noqa: F403
 
