@@ -575,6 +575,22 @@ class OutcomeReportQuerySerializer(serializers.Serializer):
         return attrs
 
 
+class MeasureAttainmentSerializer(serializers.Serializer):
+    """One measure at a follow-up time point: how many presentations reached its MCID (DOMAIN.md §6b)."""
+
+    time_point = serializers.ChoiceField(choices=[(point, point) for point in reports.MCID_TIME_POINTS])
+    measure = serializers.ChoiceField(
+        choices=["pain_walking", "pain_rest", "moxfq_walking_standing", "moxfq_pain", "moxfq_social"]
+    )
+    n = serializers.IntegerField(help_text="Presentations with a baseline and an answer on this measure.")
+    missing = serializers.IntegerField(help_text="Window closed without an answer on this measure, or no baseline.")
+    mcid_reached = serializers.IntegerField()
+    mcid_rate = serializers.FloatField(allow_null=True, help_text="Of n, 0–1.")
+    acceptable_reached = serializers.IntegerField(allow_null=True, help_text="Walking pain only: NRS ≤ 2.")
+    acceptable_rate = serializers.FloatField(allow_null=True, help_text="Of n, 0–1.")
+    mcid_source = serializers.CharField(help_text="Where the MCID value comes from.")
+
+
 class OutcomeRowSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=TreatmentKind.choices)
     rung = RungOfStepField(source="step")
@@ -597,6 +613,9 @@ class OutcomeRowSerializer(serializers.Serializer):
     median_days_to_escalation = serializers.FloatField(allow_null=True)
     with_complication = serializers.IntegerField()
     complication_rate = serializers.FloatField(allow_null=True, help_text="Of started treatments, 0–1.")
+    against_mcid = MeasureAttainmentSerializer(
+        many=True, help_text="MCID and acceptable-state attainment at 6 and 12 months, from the follow-up answers."
+    )
 
 
 class OutcomeReportSerializer(serializers.Serializer):

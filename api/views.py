@@ -341,6 +341,7 @@ class OutcomeReportView(views.APIView):
                 sex=chosen.get("sex"),
                 age_band=chosen.get("age_band"),
                 rung=chosen.get("rung"),
+                with_mcid=True,
             )
         filters_applied = {name: str(value) for name, value in chosen.items()}
         # Aggregates over many patients, none identified: recorded as a view of the report, with no patient.

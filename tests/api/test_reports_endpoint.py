@@ -107,7 +107,7 @@ def test_reviewers_read_the_report_and_strangers_do_not(bearer, reviewer, anonym
 def test_report_query_count_does_not_grow_with_the_data(api, clinic, podiatrist, django_assert_max_num_queries):
     footwear_case(clinic, podiatrist)
     api.get(URL)
-    with django_assert_max_num_queries(6) as few:
+    with django_assert_max_num_queries(10) as few:
         api.get(URL)
     for _ in range(15):
         footwear_case(clinic, podiatrist)
@@ -133,3 +133,16 @@ def test_rung_two_means_orthosis_in_the_report_as_everywhere(api, clinic, podiat
 
     assert [(r["kind"], r["started"]) for r in response.json()["rows"]] == [("orthosis", 1)]
     assert api.get(URL, {"rung": "20"}).status_code == 400
+
+
+def test_each_row_carries_mcid_attainment_at_six_and_twelve_months_for_every_measure(api):
+    rows = api.get(URL).json()["rows"]
+
+    for row in rows:
+        points = {(entry["time_point"], entry["measure"]) for entry in row["against_mcid"]}
+        assert points == {
+            (point, measure)
+            for point in ("month_6", "month_12")
+            for measure in ("pain_walking", "pain_rest", "moxfq_walking_standing", "moxfq_pain", "moxfq_social")
+        }
+        assert all(entry["mcid_source"] for entry in row["against_mcid"])

@@ -1,4 +1,4 @@
-"""Issuing and revoking API tokens: the create_api_token command and the superuser-only admin."""
+"""Issuing and revoking API tokens: the create_api_token command and the admin (superusers, and clinic admins for their own staff)."""
 
 from __future__ import annotations
 
@@ -50,6 +50,20 @@ def test_command_prints_the_token_once_and_it_authenticates(podiatrist):
     client = bearer_client(secrets[0])
     assert client.get("/api/v1/patients/").status_code == 200
     assert client.post("/api/v1/patients/", patient_body(), format="json").status_code == 201
+
+
+def test_a_token_issued_by_the_command_is_audited_without_its_secret(podiatrist):
+    from cases.audit import AuditEvent
+
+    secret = TOKEN.search(create_api_token("podiatrist", "--name", "EHR bridge")).group()
+
+    [event] = AuditEvent.objects.filter(object_type="api.apitoken")
+    assert (event.action, event.object_id, event.actor_label) == (
+        "create",
+        str(ApiToken.objects.get().pk),
+        "command:create_api_token",
+    )
+    assert secret not in str(vars(event))
 
 
 def test_command_issues_a_read_only_token_unless_told_otherwise(podiatrist):

@@ -4,7 +4,9 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from api.models import MAX_TOKEN_DAYS, ApiToken, TokenScope
+from api.models import MAX_TOKEN_DAYS, TokenScope
+from cases import services
+from cases.audit import acting
 
 
 class Command(BaseCommand):
@@ -25,7 +27,8 @@ class Command(BaseCommand):
         if not user.is_active:
             raise CommandError(f"User {username!r} is inactive.")
         try:
-            token, secret = ApiToken.issue(user=user, name=name, scope=scope, days=days)
+            with acting(label="command:create_api_token"):
+                token, secret = services.api_token_issue(user=user, name=name, scope=scope, days=days)
         except ValidationError as error:
             raise CommandError("; ".join(error.messages)) from error
         self.stdout.write(
