@@ -1,4 +1,4 @@
-"""Issuing and revoking API tokens: the create_api_token command and the admin (superusers, and clinic admins for their own staff)."""
+"""Issuing and revoking API tokens: the create_api_token command, and the admin for superusers and clinic admins."""
 
 from __future__ import annotations
 
