@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, views, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -52,6 +53,7 @@ class ClinicRecordViewSet(
     """List, create, retrieve and update one kind of clinic record. Clinical records are never deleted here."""
 
     http_method_names = WRITE_METHODS
+    filter_backends = [filters.FilterBackend, OrderingFilter]
 
     def base_queryset(self):
         raise NotImplementedError
@@ -106,7 +108,21 @@ class ClinicRecordViewSet(
         serializer.is_valid(raise_exception=True)
         instance = serializer.save()
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{instance.pk}/")
+        if not self.reread_created:
+            return Response(
+                self.get_serializer(self.as_created(instance)).data,
+                status=status.HTTP_201_CREATED,
+                headers={"ETag": etag_for(instance), "Location": location},
+            )
         return self._respond(instance, status.HTTP_201_CREATED, Location=location)
+
+    # Whether a created record is read again before it is shown: needed where the output has annotations
+    # (a presentation's summary), not where the service's saved instance is the whole output.
+    reread_created = True
+
+    def as_created(self, instance):
+        """The service's saved instance, ready to show (``reread_created = False``)."""
+        return instance
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
@@ -271,6 +287,7 @@ class VisitViewSet(ClinicRecordViewSet):
     serializer_class = api_serializers.VisitSerializer
     filterset_class = filters.VisitFilter
     ordering_fields = ["seen_on", "id"]
+    reread_created = False
 
     def base_queryset(self):
         return Visit.objects.select_related("presentation__patient")
@@ -287,6 +304,12 @@ class TreatmentViewSet(ClinicRecordViewSet):
     serializer_class = api_serializers.TreatmentSerializer
     filterset_class = filters.TreatmentFilter
     ordering_fields = ["started_on", "id"]
+    reread_created = False
+
+    def as_created(self, instance):
+        # Nothing can be recorded under a treatment before its own transaction commits.
+        instance._prefetched_objects_cache = {"complications": Complication.objects.none()}
+        return instance
 
     def base_queryset(self):
         return Treatment.objects.select_related("presentation__patient").prefetch_related(
