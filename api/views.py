@@ -10,7 +10,6 @@ audited by the services they call.
 
 from __future__ import annotations
 
-from django.db import transaction
 from django.db.models import F, Prefetch
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
@@ -126,7 +125,8 @@ class ClinicRecordViewSet(
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
-        with transaction.atomic():
+        # Nothing below catches an error: it ends the transaction, so the service needs no savepoint of its own.
+        with services.single_transaction():
             instance = self.get_object()
             # Lock the row and compare against its committed version, so two writers holding the
             # same ETag cannot both succeed.
@@ -163,7 +163,7 @@ class PatientViewSet(ClinicRecordViewSet):
     @extend_schema(request=None, summary="Archive a patient (clinical records are never deleted)")
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
-        with transaction.atomic():
+        with services.single_transaction():
             patient = self.get_object()
             patient.updated_at = Patient.objects.select_for_update().values_list("updated_at", flat=True).get(pk=pk)
             check_if_match(request, patient)

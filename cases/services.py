@@ -92,7 +92,10 @@ def _validated_save(
     creating = instance._state.adding
     for name, value in fields.items():
         setattr(instance, name, value)
-    instance.verified_relations = frozenset(verified)
+    # Only a relation that is set: an empty one must still be refused by its field's own check.
+    instance.verified_relations = frozenset(
+        name for name in verified if getattr(instance, instance._meta.get_field(name).attname) is not None
+    )
     if history is not None and isinstance(instance, Treatment):
         instance.ladder_siblings = history.treatments
     try:
