@@ -228,7 +228,23 @@ class PresentationViewSet(ClinicRecordViewSet):
             presentations = Presentation.objects.with_summary().alias(current_rung=F("current_step"))
         else:
             presentations = Presentation.objects.all()
-        return presentations.select_related("patient__clinic")
+        presentations = presentations.select_related("patient__clinic")
+        if self.action == "list":
+            # A page shows the patient's summary and needs the clinic's time zone (its today): the rest of
+            # those rows (contact details among them) is neither read nor converted for 50 rows a page.
+            presentations = presentations.defer(*self.LIST_DEFERS)
+        return presentations
+
+    LIST_DEFERS = (
+        "patient__phone",
+        "patient__email",
+        "patient__archived",
+        "patient__created_at",
+        "patient__updated_at",
+        "patient__clinic__name",
+        "patient__clinic__slug",
+        "patient__clinic__created_at",
+    )
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
