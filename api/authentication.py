@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime
 
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
 from cases.audit import AuditAction, AuditVia, audit_record
+from cases.scoping import remember_clinic_roles
 
 from .models import ApiToken, token_digest
 from .throttling import FailedAuthenticationThrottle
@@ -45,9 +46,24 @@ class BearerTokenAuthentication(BaseAuthentication):
         except UnicodeDecodeError:
             raise AuthenticationFailed("Invalid token.") from None
 
-        token = ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
-        if token is None:
+        # The token, its user and the user's clinic roles in one round trip: one row per membership
+        # (a LEFT JOIN, so a user without any still has their row), every later permission and scope
+        # check of the request reads the roles from here.
+        rows = list(
+            ApiToken.objects.select_related("user")
+            .filter(digest=token_digest(secret))
+            .annotate(
+                membership_clinic_id=F("user__memberships__clinic_id"), membership_role=F("user__memberships__role")
+            )
+            .order_by()
+        )
+        if not rows:
             raise AuthenticationFailed("Invalid token.")
+        token = rows[0]
+        remember_clinic_roles(
+            token.user,
+            {row.membership_clinic_id: row.membership_role for row in rows if row.membership_clinic_id is not None},
+        )
         if token.revoked_at is not None:
             raise AuthenticationFailed("This token has been revoked.")
         if token.is_expired:

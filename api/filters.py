@@ -3,7 +3,9 @@
 import django_filters as filters
 from django import forms
 from django.db.models import Exists, OuterRef, Q
+from django_filters import rest_framework as drf_filters
 from drf_spectacular.utils import extend_schema_field
+from rest_framework.settings import api_settings
 
 from cases import ladder
 from cases.choices import ComplicationKind, Foot, PresentationStatus, Response, Sex, TreatmentKind
@@ -28,6 +30,21 @@ class YesNoField(forms.NullBooleanField):
 
 class YesNoFilter(filters.BooleanFilter):
     field_class = YesNoField
+
+
+class FilterBackend(drf_filters.DjangoFilterBackend):
+    """django-filter, left out when the request names no filter at all (a plain page, the commonest request).
+
+    Binding and validating a form whose every field is empty filters nothing, and costs a form per request.
+    Any other parameter (a filter, an empty one, a misspelt one) goes through django-filter as before.
+    """
+
+    NOT_FILTERS = frozenset({"cursor", "page_size", api_settings.ORDERING_PARAM, api_settings.URL_FORMAT_OVERRIDE})
+
+    def filter_queryset(self, request, queryset, view):
+        if self.NOT_FILTERS.issuperset(request.query_params):
+            return queryset
+        return super().filter_queryset(request, queryset, view)
 
 
 # The largest id a 64-bit primary key can hold: larger numbers crash the SQLite driver instead of matching nothing.

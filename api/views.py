@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, views, viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -72,6 +73,7 @@ class ClinicRecordViewSet(
     """List, create, retrieve and update one kind of clinic record. Clinical records are never deleted here."""
 
     http_method_names = WRITE_METHODS
+    filter_backends = [filters.FilterBackend, OrderingFilter]
 
     def base_queryset(self):
         raise NotImplementedError
@@ -114,11 +116,26 @@ class ClinicRecordViewSet(
         serializer.is_valid(raise_exception=True)
         instance = serializer.save()
         location = request.build_absolute_uri(f"{request.path.rstrip('/')}/{instance.pk}/")
+        if not self.reread_created:
+            return Response(
+                self.get_serializer(self.as_created(instance)).data,
+                status=status.HTTP_201_CREATED,
+                headers={"ETag": etag_for(instance), "Location": location},
+            )
         return self._respond(instance, status.HTTP_201_CREATED, Location=location)
+
+    # Whether a created record is read again before it is shown: needed where the output has annotations
+    # (a presentation's summary), not where the service's saved instance is the whole output.
+    reread_created = True
+
+    def as_created(self, instance):
+        """The service's saved instance, ready to show (``reread_created = False``)."""
+        return instance
 
     def update(self, request, *args, **kwargs):
         partial = kwargs.pop("partial", False)
-        with transaction.atomic():
+        # Nothing below catches an error: it ends the transaction, so the service needs no savepoint of its own.
+        with services.single_transaction():
             instance = self.get_object()
             # Lock the row and compare against its committed version, so two writers holding the
             # same ETag cannot both succeed.
@@ -155,7 +172,7 @@ class PatientViewSet(ClinicRecordViewSet):
     @extend_schema(request=None, summary="Archive a patient (clinical records are never deleted)")
     @action(detail=True, methods=["post"])
     def archive(self, request, pk=None, format=None):  # format: the router's suffix routes (….json) pass it
-        with transaction.atomic():
+        with services.single_transaction():
             patient = self.get_object()
             patient.updated_at = Patient.objects.select_for_update().values_list("updated_at", flat=True).get(pk=pk)
             check_if_match(request, patient)
@@ -220,7 +237,23 @@ class PresentationViewSet(ClinicRecordViewSet):
             presentations = Presentation.objects.with_summary().alias(current_rung=F("current_step"))
         else:
             presentations = Presentation.objects.all()
-        return presentations.select_related("patient__clinic")
+        presentations = presentations.select_related("patient__clinic")
+        if self.action == "list":
+            # A page shows the patient's summary and needs the clinic's time zone (its today): the rest of
+            # those rows (contact details among them) is neither read nor converted for 50 rows a page.
+            presentations = presentations.defer(*self.LIST_DEFERS)
+        return presentations
+
+    LIST_DEFERS = (
+        "patient__phone",
+        "patient__email",
+        "patient__archived",
+        "patient__created_at",
+        "patient__updated_at",
+        "patient__clinic__name",
+        "patient__clinic__slug",
+        "patient__clinic__created_at",
+    )
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
@@ -279,6 +312,7 @@ class VisitViewSet(ClinicRecordViewSet):
     serializer_class = api_serializers.VisitSerializer
     filterset_class = filters.VisitFilter
     ordering_fields = ["seen_on", "id"]
+    reread_created = False
 
     def base_queryset(self):
         return Visit.objects.select_related("presentation__patient")
@@ -295,6 +329,12 @@ class TreatmentViewSet(ClinicRecordViewSet):
     serializer_class = api_serializers.TreatmentSerializer
     filterset_class = filters.TreatmentFilter
     ordering_fields = ["started_on", "id"]
+    reread_created = False
+
+    def as_created(self, instance):
+        # Nothing can be recorded under a treatment before its own transaction commits.
+        instance._prefetched_objects_cache = {"complications": Complication.objects.none()}
+        return instance
 
     def base_queryset(self):
         return Treatment.objects.select_related("presentation__patient").prefetch_related(

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from django.db import models
+
 from . import ladder
 from .models import Treatment, TreatmentOutcome, Visit
 
@@ -100,12 +102,152 @@ def outcome_rows(treatments: Iterable, visits: Iterable) -> list[TreatmentOutcom
     ]
 
 
-def outcome_facts_refresh(*, presentation_id: int, using: str = "default") -> None:
-    """Recompute and store the facts of every treatment of one presentation (three queries, no model instances).
+class TreatmentRow(NamedTuple):
+    """A treatment as the ladder (``ladder.TreatmentFacts``) and the facts read it, with its stored facts."""
+
+    pk: int
+    kind: str
+    started_on: datetime.date
+    ended_on: datetime.date | None
+    response: str
+    response_assessed_on: datetime.date | None
+    justification: str
+    stored: OutcomeFacts | None  # None: no TreatmentOutcome row yet
+
+
+class VisitRow(NamedTuple):
+    pk: int
+    seen_on: datetime.date
+    pain_walking: int
+
+
+@dataclass(frozen=True)
+class PresentationHistory:
+    """One presentation's treatments and visits as plain rows, read in one query (``presentation_history``)."""
+
+    treatments: tuple[TreatmentRow, ...]
+    visits: tuple[VisitRow, ...]
+
+    def with_record(self, record: Treatment | Visit) -> PresentationHistory:
+        """The history once ``record`` (just saved, new or changed) is in it; its stored facts are kept."""
+        if isinstance(record, Treatment):
+            stored = next((row.stored for row in self.treatments if row.pk == record.pk), None)
+            row = TreatmentRow(
+                record.pk,
+                record.kind,
+                record.started_on,
+                record.ended_on,
+                record.response,
+                record.response_assessed_on,
+                record.justification,
+                stored,
+            )
+            others = tuple(t for t in self.treatments if t.pk != record.pk)
+            return PresentationHistory(tuple(sorted((*others, row), key=lambda t: (t.started_on, t.pk))), self.visits)
+        row = VisitRow(record.pk, record.seen_on, record.pain_walking)
+        others = tuple(v for v in self.visits if v.pk != record.pk)
+        return PresentationHistory(self.treatments, tuple(sorted((*others, row), key=lambda v: (v.seen_on, v.pk))))
+
+
+_NO_DATE = models.Value(None, output_field=models.DateField())
+_NO_NUMBER = models.Value(None, output_field=models.IntegerField())
+_NO_TEXT = models.Value("", output_field=models.TextField())
+_COLUMNS = ("h_kind", "h_pk", "h_name", "h_day", "h_ended", "h_response", "h_assessed", "h_justification")
+_COLUMNS += ("h_pain", "h_stored", "h_stored_start", "h_stored_assessment", "h_stored_escalated")
+
+
+def presentation_history(presentation_id: int, *, using: str = "default") -> PresentationHistory:
+    """The presentation's treatments (with their stored facts) and visits, in one query (a UNION ALL).
+
+    Read under the presentation's lock, this is the state every write then changes by one record.
+    """
+    treatments = (
+        Treatment.objects.using(using)
+        .filter(presentation_id=presentation_id)
+        .order_by()
+        .annotate(
+            h_kind=models.Value(0),
+            h_pk=models.F("pk"),
+            h_name=models.F("kind"),
+            h_day=models.F("started_on"),
+            h_ended=models.F("ended_on"),
+            h_response=models.F("response"),
+            h_assessed=models.F("response_assessed_on"),
+            h_justification=models.F("justification"),
+            h_pain=_NO_NUMBER,
+            h_stored=models.F("outcome__pk"),
+            h_stored_start=models.F("outcome__pain_walking_at_start"),
+            h_stored_assessment=models.F("outcome__pain_walking_at_assessment"),
+            h_stored_escalated=models.F("outcome__escalated_on"),
+        )
+        .values_list(*_COLUMNS)
+    )
+    visits = (
+        Visit.objects.using(using)
+        .filter(presentation_id=presentation_id)
+        .order_by()
+        .annotate(
+            h_kind=models.Value(1),
+            h_pk=models.F("pk"),
+            h_name=_NO_TEXT,
+            h_day=models.F("seen_on"),
+            h_ended=_NO_DATE,
+            h_response=_NO_TEXT,
+            h_assessed=_NO_DATE,
+            h_justification=_NO_TEXT,
+            h_pain=models.F("pain_walking"),
+            h_stored=_NO_NUMBER,
+            h_stored_start=_NO_NUMBER,
+            h_stored_assessment=_NO_NUMBER,
+            h_stored_escalated=_NO_DATE,
+        )
+        .values_list(*_COLUMNS)
+    )
+    treatment_rows, visit_rows = [], []
+    for kind, pk, name, day, ended, response, assessed, justification, pain, stored, *facts in treatments.union(
+        visits, all=True
+    ):
+        if kind == 1:
+            visit_rows.append(VisitRow(pk, day, pain))
+            continue
+        treatment_rows.append(
+            TreatmentRow(
+                pk,
+                name,
+                day,
+                ended,
+                response,
+                assessed,
+                justification,
+                None if stored is None else OutcomeFacts(*facts),
+            )
+        )
+    return PresentationHistory(
+        tuple(sorted(treatment_rows, key=lambda t: (t.started_on, t.pk))),
+        tuple(sorted(visit_rows, key=lambda v: (v.seen_on, v.pk))),
+    )
+
+
+def outcome_facts_refresh(
+    *, presentation_id: int, using: str = "default", history: PresentationHistory | None = None
+) -> None:
+    """Recompute and store the facts of every treatment of one presentation (no model instances).
 
     A visit can change the facts of any treatment of its presentation, and a new treatment the
-    escalation of every lower one, so the whole presentation is redone: it has a handful of rows.
+    escalation of every lower one, so the whole presentation is recomputed: it has a handful of rows.
+    Given the ``history`` the writing service read under its lock (with its saved record), no read is
+    needed and only the facts that changed are written: one upsert, or nothing when no fact moved.
+    Without it, the treatments and visits are read (two queries) and every fact is written.
     """
+    if history is not None:
+        changed = [
+            row
+            for row in outcome_rows(history.treatments, history.visits)
+            if _stored_of(history, row.treatment_id) != _facts_of(row)
+        ]
+        if changed:
+            _upsert(changed, using)
+        return
     treatments = [
         _TreatmentRow(*row)
         for row in Treatment.objects.using(using)
@@ -120,8 +262,20 @@ def outcome_facts_refresh(*, presentation_id: int, using: str = "default") -> No
         .filter(presentation_id=presentation_id)
         .values_list("pk", "seen_on", "pain_walking")
     ]
+    _upsert(outcome_rows(treatments, visits), using)
+
+
+def _stored_of(history: PresentationHistory, treatment_id: int) -> OutcomeFacts | None:
+    return next(row.stored for row in history.treatments if row.pk == treatment_id)
+
+
+def _facts_of(row: TreatmentOutcome) -> OutcomeFacts:
+    return OutcomeFacts(row.pain_walking_at_start, row.pain_walking_at_assessment, row.escalated_on)
+
+
+def _upsert(rows: list[TreatmentOutcome], using: str) -> None:
     TreatmentOutcome.objects.using(using).bulk_create(
-        outcome_rows(treatments, visits),
+        rows,
         update_conflicts=True,
         unique_fields=["treatment"],
         update_fields=["pain_walking_at_start", "pain_walking_at_assessment", "escalated_on"],

@@ -38,3 +38,13 @@ def clinic_roles(user) -> dict[int, str]:
         cached = dict(user.memberships.values_list("clinic_id", "role"))
         user._clinic_roles = cached
     return cached
+
+
+def known_clinic_roles(user) -> dict[int, str] | None:
+    """The user's roles if this request has already read them (with the caller's token or session), else None."""
+    return getattr(user, "_clinic_roles", None)
+
+
+def remember_clinic_roles(user, roles: dict[int, str]) -> None:
+    """Keep roles read together with the user (the token lookup joins them) for the rest of the request."""
+    user._clinic_roles = dict(roles)

@@ -12,15 +12,28 @@ the same transaction, rather than from a signal: what a write changes is read in
 
 The admin, the API, the FHIR layer and the management commands all call these functions; none saves a
 clinical record itself.
+
+What a write costs in queries (docs/benchmarks.md lists them for a visit and a treatment): the
+presentation is read once, locked; its treatments and visits once, under that lock
+(``outcomes.presentation_history``), for the ladder and for the outcome facts; the treating clinician
+is checked without a query when it is the caller, whose roles came with their token; the record is
+validated without asking the database again for the parent it just locked or for each check
+constraint (``cases.models.checks``); then the INSERT, its history row, its audit event, and the facts
+that changed. A caller that ends the whole transaction on any error (``single_transaction``) spares
+the functions their savepoints.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import datetime
+import functools
 import zoneinfo
 from collections import defaultdict
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
@@ -39,19 +52,81 @@ from .followups import transitions as follow_up_transitions
 from .followups.choices import AnswerChannel, FollowUpStatus, MessageKind
 from .followups.models import FollowUp, FollowUpAnswer, FollowUpLink, FollowUpMessage
 from .models import Clinic, Complication, Patient, Presentation, Treatment, Visit
+from .scoping import known_clinic_roles
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+# Inside single_transaction(): any error ends the whole transaction, so a function needs no savepoint.
+_ONE_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("one_transaction", default=False)
+# The presentation the running write function has locked (and read with its patient and clinic).
+_HELD: contextvars.ContextVar[Presentation | None] = contextvars.ContextVar("held_presentation", default=None)
 
 
-def _validated_save(instance, audit_action: str = "", **fields: Any):
+@contextlib.contextmanager
+def single_transaction() -> Iterator[None]:
+    """One transaction around several writes, for a caller that lets any error end it (and roll it all back).
+
+    The write functions called inside open no savepoint of their own (two queries each): a savepoint
+    only matters to a caller that catches an error and carries on in the same transaction, which a
+    caller of this must not do. The API's idempotent create uses it: its key record and the write
+    commit or roll back together.
+    """
+    with transaction.atomic():
+        token = _ONE_TRANSACTION.set(True)
+        try:
+            yield
+        finally:
+            _ONE_TRANSACTION.reset(token)
+
+
+def _write(function: _F) -> _F:
+    """``transaction.atomic`` for a write function, without its savepoint inside ``single_transaction``."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with transaction.atomic(savepoint=not _ONE_TRANSACTION.get()):
+            return function(*args, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+def _validated_save(
+    instance,
+    audit_action: str = "",
+    *,
+    verified: tuple[str, ...] = (),
+    history: outcomes.PresentationHistory | None = None,
+    **fields: Any,
+):
+    """Validate with ``full_clean()`` and save.
+
+    ``verified`` relations were read in this transaction; a treatment is judged by the ladder against the
+    ``history`` read under the presentation's lock. Both hold for this validation only: a later save of
+    the same instance checks afresh.
+    """
     creating = instance._state.adding
     for name, value in fields.items():
         setattr(instance, name, value)
-    instance.full_clean()
+    # Only a relation that is set: an empty one must still be refused by its field's own check.
+    instance.verified_relations = frozenset(
+        name for name in verified if getattr(instance, instance._meta.get_field(name).attname) is not None
+    )
+    if history is not None and isinstance(instance, Treatment):
+        instance.ladder_siblings = history.treatments
+    try:
+        instance.full_clean()
+    finally:
+        del instance.verified_relations
+        instance.__dict__.pop("ladder_siblings", None)
     instance.save()
     audit_record(action=audit_action or (AuditAction.CREATE if creating else AuditAction.UPDATE), record=instance)
     return instance
 
 
 def _lock_presentation(presentation: Presentation) -> Presentation:
+    held = _HELD.get()
+    if held is not None and held.pk == presentation.pk:
+        return held  # already locked (and read) by the write function this call is part of
     # Lock the presentation row only: without of=, PostgreSQL also locks the joined patient and clinic
     # rows, which would queue every write in the clinic behind this one.
     return (
@@ -59,11 +134,34 @@ def _lock_presentation(presentation: Presentation) -> Presentation:
     )
 
 
+@contextlib.contextmanager
+def _holding(presentation: Presentation) -> Iterator[None]:
+    """While the locking function runs, what it calls reuses its locked presentation instead of re-reading it.
+
+    Only for functions that do not change the presentation itself: the held instance is the row as locked.
+    """
+    token = _HELD.set(presentation)
+    try:
+        yield
+    finally:
+        _HELD.reset(token)
+
+
+def _verified(clinician) -> tuple[str, ...]:
+    # The parent was just locked; a clinician passed _check_clinician (or is the one already recorded).
+    return ("presentation", "clinician") if clinician is not None else ("presentation",)
+
+
 def _check_clinician(presentation: Presentation, clinician, *, current=None) -> None:
     """The treating clinician works in the presentation's clinic (``selectors.treating_clinicians``)."""
     if clinician is None or (current is not None and clinician.pk == current):
         return
     clinic_id = presentation.patient.clinic_id
+    # The same rule as treating_clinicians' first clause (an active podiatrist or clinic admin of the
+    # clinic), answered from the roles read with the caller's token in this request when those are known.
+    roles = known_clinic_roles(clinician)
+    if clinician.is_active and roles is not None and roles.get(clinic_id) in selectors.WRITE_ROLES:
+        return
     if (
         not selectors.treating_clinicians(clinic_ids=[clinic_id], presentation=presentation)
         .filter(pk=clinician.pk)
@@ -84,24 +182,24 @@ def _keep_parent(fields: dict[str, Any], parent: str) -> None:
     fields.pop(f"{parent}_id", None)
 
 
-@transaction.atomic
+@_write
 def patient_create(*, clinic: Clinic, **fields: Any) -> Patient:
     return _validated_save(Patient(clinic=clinic), **fields)
 
 
-@transaction.atomic
+@_write
 def patient_update(*, patient: Patient, **fields: Any) -> Patient:
     _keep_parent(fields, "clinic")
     return _validated_save(patient, **fields)
 
 
-@transaction.atomic
+@_write
 def patient_archive(*, patient: Patient) -> Patient:
     """Archive instead of delete: clinical records are kept."""
     return _validated_save(patient, audit_action=AuditAction.ARCHIVE, archived=True)
 
 
-@transaction.atomic
+@_write
 def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
     Patient.objects.select_for_update().get(pk=patient.pk)
     presentation = _validated_save(Presentation(patient=patient), **fields)
@@ -109,7 +207,7 @@ def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
     return presentation
 
 
-@transaction.atomic
+@_write
 def presentation_update(*, presentation: Presentation, **fields: Any) -> Presentation:
     _keep_parent(fields, "patient")
     _lock_presentation(presentation)
@@ -118,64 +216,73 @@ def presentation_update(*, presentation: Presentation, **fields: Any) -> Present
     return presentation
 
 
-@transaction.atomic
+@_write
 def visit_record(*, presentation: Presentation, clinician, **fields: Any) -> Visit:
     presentation = _lock_presentation(presentation)
+    history = outcomes.presentation_history(presentation.pk)
     _check_clinician(presentation, clinician)
-    visit = _validated_save(Visit(presentation=presentation, clinician=clinician), **fields)
-    _refresh_outcomes(presentation.pk)
+    visit = Visit(presentation=presentation, clinician=clinician)
+    visit = _validated_save(visit, verified=_verified(clinician), **fields)
+    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history.with_record(visit))
     return visit
 
 
-@transaction.atomic
+@_write
 def visit_update(*, visit: Visit, **fields: Any) -> Visit:
     _keep_parent(fields, "presentation")
     presentation = _lock_presentation(visit.presentation)
+    history = outcomes.presentation_history(presentation.pk)
     if "clinician" in fields:
         _check_clinician(presentation, fields["clinician"], current=visit.clinician_id)
-    visit = _validated_save(visit, **fields)
-    _refresh_outcomes(presentation.pk)
+    # The clinician is either checked above or the one already recorded (users are never deleted under a record).
+    visit = _validated_save(visit, verified=("presentation", "clinician"), **fields)
+    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history.with_record(visit))
     return visit
 
 
-@transaction.atomic
+@_write
 def treatment_start(*, presentation: Presentation, kind: str, clinician, **fields: Any) -> Treatment:
     """Start a treatment; the ladder rules are checked against the presentation's locked history."""
     presentation = _lock_presentation(presentation)
+    history = outcomes.presentation_history(presentation.pk)
     _check_clinician(presentation, clinician)
-    treatment = _validated_save(Treatment(presentation=presentation, kind=kind, clinician=clinician), **fields)
-    _refresh_outcomes(presentation.pk)
-    follow_up_plan(presentation=presentation)
+    treatment = Treatment(presentation=presentation, kind=kind, clinician=clinician)
+    treatment = _validated_save(treatment, verified=_verified(clinician), history=history, **fields)
+    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history.with_record(treatment))
+    with _holding(presentation):
+        follow_up_plan(presentation=presentation)
     return treatment
 
 
-@transaction.atomic
+@_write
 def treatment_update(*, treatment: Treatment, **fields: Any) -> Treatment:
     """Record a response, an end date or corrected details (the ladder re-checks a changed kind or date)."""
     _keep_parent(fields, "presentation")
     presentation = _lock_presentation(treatment.presentation)
+    history = outcomes.presentation_history(presentation.pk)
     if "clinician" in fields:
         _check_clinician(presentation, fields["clinician"], current=treatment.clinician_id)
-    treatment = _validated_save(treatment, **fields)
-    _refresh_outcomes(presentation.pk)
-    follow_up_plan(presentation=presentation)
+    treatment = _validated_save(treatment, verified=("presentation", "clinician"), history=history, **fields)
+    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history.with_record(treatment))
+    with _holding(presentation):
+        follow_up_plan(presentation=presentation)
     return treatment
 
 
-@transaction.atomic
+@_write
 def complication_record(*, treatment: Treatment, **fields: Any) -> Complication:
     _lock_presentation(treatment.presentation)
     return _validated_save(Complication(treatment=treatment), **fields)
 
 
-@transaction.atomic
+@_write
 def complication_update(*, complication: Complication, **fields: Any) -> Complication:
     _keep_parent(fields, "treatment")
     _lock_presentation(complication.treatment.presentation)
     return _validated_save(complication, **fields)
 
 
-@transaction.atomic
+@_write
 def clinical_record_delete(*, record: Patient | Presentation | Visit | Treatment | Complication) -> None:
     """Delete a clinical record (superusers only, in the admin; patients are normally archived instead).
 

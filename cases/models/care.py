@@ -286,10 +286,16 @@ class Treatment(Timestamped):
         if warnings and not self.unusual_dose_confirmed:
             errors.setdefault("unusual_dose_confirmed", []).extend([*warnings, "Tick to confirm if it is correct."])
 
+    # The presentation's treatments as the writing service read them under its lock (cases.services),
+    # for the validation it runs; None: read them here.
+    ladder_siblings = None
+
     def ladder_violations(self, siblings=None) -> list[ladder.Violation]:
         """The ladder rules this treatment breaks, against ``siblings`` or the presentation's stored treatments."""
         if not (self.presentation_id and self.kind in ladder.STEP_BY_KIND and self.started_on):
             return []  # an unknown kind is refused by the field's choices; the ladder cannot place it
+        if siblings is None:
+            siblings = self.ladder_siblings
         if siblings is None:
             siblings = list(self.presentation.treatments.exclude(pk=self.pk))
         return ladder.treatment_violations(self, siblings)

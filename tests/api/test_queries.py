@@ -47,15 +47,15 @@ def queries_for(client, url) -> tuple[int, int]:
     return len(captured), len(response.json()["results"])
 
 
-# Token lookup + the caller's clinic memberships + the page (cursor pagination needs no COUNT),
-# plus one query per prefetched relation.
+# The token with its user and their clinic roles (one query) + the page (cursor pagination needs no
+# COUNT), plus one query per prefetched relation.
 # Each count includes the one INSERT of the request's audit event (the page's patient ids).
 EXPECTED_QUERIES = {
-    "patients": 4,
-    "presentations": 6,  # + treatments and visits, for the recommendation
-    "visits": 4,
-    "treatments": 5,  # + complications
-    "complications": 4,
+    "patients": 3,
+    "presentations": 5,  # + treatments and visits, for the recommendation
+    "visits": 3,
+    "treatments": 4,  # + complications
+    "complications": 3,
 }
 
 
@@ -90,3 +90,83 @@ def test_presentation_detail_and_actions_query_counts_do_not_depend_on_history_l
         with CaptureQueriesContext(connection) as many:
             assert api.get(f"/api/v1/presentations/{long.pk}/{suffix}").status_code == 200
         assert len(few) == len(many), suffix
+
+
+# Creates through the API, with an Idempotency-Key (docs/benchmarks.md names each query and why it is needed):
+# token with roles; BEGIN; the key's record; the presentation the body names (scoped); the same presentation
+# locked; its treatments and visits (one UNION ALL); the INSERT, its history row and its audit event; the
+# outcome facts that changed (none here: a visit after every assessment moves no stored fact); the key's
+# record completed; COMMIT. The ladder, the ranges and the clinician rule are all checked without a query.
+VISIT_CREATE_QUERIES = 11
+VISIT_CREATE_MOVING_FACTS_QUERIES = 12  # + the upsert of the facts the visit changed
+# The same up to the facts (a new treatment always has new facts), then the follow-up plan
+# (cases.services.follow_up_plan): its savepoint, the clinic's follow-up settings, the treatments, the
+# first visit, the follow-ups already planned, one INSERT per new follow-up, the follow-ups again.
+TREATMENT_CREATE_QUERIES = 20
+
+
+def presentation_with_history(clinic, podiatrist, visits: int):
+    """A presentation first seen 50 weeks ago and then weekly, footwear tried from the start (a partial response)."""
+    start = clinic.today() - datetime.timedelta(weeks=50)
+    presentation = PresentationFactory(patient=PatientFactory(clinic=clinic), first_seen_on=start)
+    for week in range(visits):
+        VisitFactory(presentation=presentation, clinician=podiatrist, seen_on=start + datetime.timedelta(weeks=week))
+    TreatmentFactory(
+        presentation=presentation,
+        clinician=podiatrist,
+        started_on=start,
+        response=Response.PARTIAL,
+        response_assessed_on=start + datetime.timedelta(weeks=1),
+    )
+    return presentation
+
+
+def create_queries(api, url: str, body: dict, key: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post(url, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert response.status_code == 201, response.content
+    return len(captured)
+
+
+def test_a_visit_create_costs_the_same_few_queries_whatever_the_history(api, clinic, podiatrist):
+    api.get("/api/v1/visits/?page_size=1")  # stamp the token's last use, which writes once a minute
+    today = clinic.today().isoformat()
+    counts = [
+        create_queries(
+            api,
+            "/api/v1/visits/",
+            {"presentation": presentation_with_history(clinic, podiatrist, visits).pk, "seen_on": today}
+            | {"pain_walking": 3, "pain_rest": 0, "relief_since_previous": "partial"},
+            key=f"visit-{visits}",
+        )
+        for visits in (2, 40)
+    ]
+    assert counts == [VISIT_CREATE_QUERIES, VISIT_CREATE_QUERIES]
+
+
+def test_a_visit_that_moves_a_stored_fact_adds_only_the_upsert(api, clinic, podiatrist):
+    api.get("/api/v1/visits/?page_size=1")
+    presentation = presentation_with_history(clinic, podiatrist, 2)
+    treatment = presentation.treatments.get()
+    body = {"presentation": presentation.pk, "seen_on": treatment.response_assessed_on.isoformat()}
+    body |= {"pain_walking": 1, "pain_rest": 0}
+
+    assert create_queries(api, "/api/v1/visits/", body, key="moving") == VISIT_CREATE_MOVING_FACTS_QUERIES
+    treatment.outcome.refresh_from_db()
+    assert treatment.outcome.pain_walking_at_assessment == 1
+
+
+def test_a_treatment_create_costs_the_same_queries_whatever_the_history(api, clinic, podiatrist):
+    api.get("/api/v1/treatments/?page_size=1")
+    today = clinic.today().isoformat()
+    counts = [
+        create_queries(
+            api,
+            "/api/v1/treatments/",
+            {"presentation": presentation_with_history(clinic, podiatrist, visits).pk, "started_on": today}
+            | {"kind": "orthosis", "orthosis_type": "metatarsal_pad"},
+            key=f"orthosis-{visits}",
+        )
+        for visits in (2, 40)
+    ]
+    assert counts == [TREATMENT_CREATE_QUERIES, TREATMENT_CREATE_QUERIES]

@@ -726,7 +726,12 @@ def test_a_treatment_added_in_the_admin_is_judged_again_under_its_presentations_
     statements = [query["sql"] for query in queries.captured_queries]
     insert = next(i for i, sql in enumerate(statements) if sql.startswith('INSERT INTO "cases_treatment"'))
     lock = max(i for i, sql in enumerate(statements[:insert]) if "FOR UPDATE" in sql and '"cases_presentation"' in sql)
-    sibling_reads = [i for i, sql in enumerate(statements[:insert]) if sql.startswith('SELECT "cases_treatment".')]
+    # The service reads the siblings with the visits in one UNION ALL (cases.outcomes.presentation_history).
+    sibling_reads = [
+        i
+        for i, sql in enumerate(statements[:insert])
+        if sql.lstrip("(").startswith("SELECT") and 'FROM "cases_treatment"' in sql
+    ]
     assert sibling_reads and lock < sibling_reads[-1] < insert
 
 
