@@ -210,9 +210,10 @@ def _check_filters(*, date_from, date_to, interspace, sex, age_band, rung) -> in
     return None if rung is None else ladder.step_for_rung(rung)
 
 
-def _filtered_treatments(
-    *, clinic_ids, date_from, date_to, clinician_id, interspace, sex, age_band
+def filtered_treatments(
+    *, clinic_ids, date_from, date_to, clinician_id, interspace, sex=None, age_band=None
 ) -> QuerySet[Treatment]:
+    """The treatments a report's filters keep: the one meaning of each filter, for every figure built on them."""
     treatments = Treatment.objects.all()
     if clinic_ids is not None:
         treatments = treatments.in_clinics(list(clinic_ids))
@@ -363,7 +364,7 @@ def outcome_report(
     )
     kinds = [kind for kind in KINDS_IN_LADDER_ORDER if step is None or ladder.step_of(kind) == step]
     treatments = _with_outcome_facts(
-        _filtered_treatments(
+        filtered_treatments(
             clinic_ids=clinic_ids,
             date_from=date_from,
             date_to=date_to,

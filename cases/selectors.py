@@ -962,18 +962,11 @@ def surgery_conversion(
     from django.db.models import Count, Exists, OuterRef, Q
 
     from .choices import TreatmentKind
+    from .reports import filtered_treatments
 
-    treatments = Treatment.objects.exclude(kind=TreatmentKind.NEURECTOMY)
-    if clinic_ids is not None:
-        treatments = treatments.in_clinics(list(clinic_ids))
-    if date_from is not None:
-        treatments = treatments.filter(started_on__gte=date_from)
-    if date_to is not None:
-        treatments = treatments.filter(started_on__lte=date_to)
-    if clinician_id is not None:
-        treatments = treatments.filter(clinician_id=clinician_id)
-    if interspace is not None:
-        treatments = treatments.filter(presentation__interspace=interspace)
+    treatments = filtered_treatments(
+        clinic_ids=clinic_ids, date_from=date_from, date_to=date_to, clinician_id=clinician_id, interspace=interspace
+    ).exclude(kind=TreatmentKind.NEURECTOMY)
     surgery = Treatment.objects.filter(
         presentation=OuterRef("presentation"), kind=TreatmentKind.NEURECTOMY, started_on__gte=OuterRef("started_on")
     )
