@@ -29,6 +29,16 @@ DUE_BATCH = 5_000
 QUERY_ROWS = 400
 
 
+def memory_verdict(runs: list[dict]) -> str:
+    """Whether the command's peak RSS stayed flat from the smallest to the largest number due (within 10 %)."""
+    if len(runs) < 2:
+        return "one size only: no verdict"
+    smallest, largest = min(runs, key=lambda run: run["due"]), max(runs, key=lambda run: run["due"])
+    ratio = largest["peak_mb"] / smallest["peak_mb"]
+    growth = f"{smallest['due']:,} → {largest['due']:,} due: peak {smallest['peak_mb']} → {largest['peak_mb']} MB"
+    return f"{'flat' if ratio <= 1.10 else 'not flat'} ({growth}, {ratio:.2f}x)"
+
+
 def clear() -> None:
     """Every follow-up and what hangs off it: the benchmark database holds only the run's own."""
     from django.db import connection

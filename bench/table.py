@@ -66,15 +66,16 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         "| outcome report in-process | cases.reports ms | hand-written SQL ms | ratio | with MCID ms | "
-        "with MCID vs SQL | SQL without stored facts ms |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "MCID part's SQL ms | with MCID vs SQL + MCID SQL | SQL without stored facts ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, timing in results["report_in_process"].items():
         mcid = timing.get("mcid_report_ms")
         mcid_ratio = f"{timing['mcid_ratio']:.2f}x" if mcid is not None else "—"
         lines.append(
             f"| {label} | {timing['report_ms']} | {timing['sql_ms']} | {timing['ratio']:.2f}x | "
-            f"{mcid if mcid is not None else '—'} | {mcid_ratio} | {timing['lookup_sql_ms']} |"
+            f"{mcid if mcid is not None else '—'} | {timing.get('mcid_sql_ms', '—')} | {mcid_ratio} | "
+            f"{timing['lookup_sql_ms']} |"
         )
     lines += _workspace(results.get("fixtures", {}))
     lines += _sending(results.get("follow_up_sending"))
@@ -130,7 +131,11 @@ def _sending(sending: dict | None) -> list[str]:
         for row in sending["queries_per_batch"]
         if row["per_batch"] is not None
     )
-    lines += ["", f"Queries per batch (in-process, CaptureQueriesContext): {per_batch}."]
+    lines += [
+        "",
+        f"Queries per batch (in-process, CaptureQueriesContext): {per_batch}. "
+        f"The command's peak RSS: {sending.get('memory', '—')}.",
+    ]
     if sending["runs"] and sending["runs"][-1]["due"] < sending["requested"]:
         lines.append(f"Only {sending['runs'][-1]['due']:,} of the {sending['requested']:,} asked for could be due.")
     return lines
