@@ -31,6 +31,9 @@ def markdown(results: dict) -> str:
             if results.get("busy")
             else []
         ),
+        # Anything measured apart from the run itself (a re-measure), said at the top.
+        *[f"Note: {note}" for note in results.get("notes", [])],
+        *([""] if results.get("notes") else []),
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; PostgreSQL "
         f"{machine['postgresql']}, Python {machine['python']}. Load average before "
         f"{', '.join(f'{x:.2f}' for x in results['load_average_before'])}, after "
