@@ -61,3 +61,62 @@ CROSS JOIN LATERAL (
 WHERE {_where(date_from, date_to)}
 GROUP BY t.kind
 """  # noqa: S608 (fixed text; the dates are parameters)
+
+
+MCID_MEASURES = ("pain_walking", "pain_rest", "moxfq_walking_standing", "moxfq_pain", "moxfq_social")
+
+
+def _measure_figures(measure: str, mcid: dict, acceptable: dict) -> str:
+    """n, MCID reached and (if the measure has one) the acceptable state, for one measure, as SQL aggregates."""
+    value, before = f"fu.{measure}", f"coalesce(ba.{measure}, b.{measure})"
+    both = f"{value} IS NOT NULL AND {before} IS NOT NULL"
+    reached = f"{before} - {value} >= {mcid['points']}"
+    if mcid.get("percent") is not None:
+        reached = f"({reached} OR ({before} > 0 AND ({before} - {value}) * 100 >= {mcid['percent']} * {before}))"
+    columns = [
+        f"count(*) FILTER (WHERE {both}) AS {measure}_n",
+        f"count(*) FILTER (WHERE NOT ({both})) AS {measure}_missing",
+        f"count(*) FILTER (WHERE {both} AND {reached}) AS {measure}_mcid",
+    ]
+    if measure in acceptable:
+        columns.append(
+            f"count(*) FILTER (WHERE {both} AND {value} <= {acceptable[measure]['at_most']}) AS {measure}_acceptable"
+        )
+    return ",\n    ".join(columns)
+
+
+def mcid_sql(mcid: dict, acceptable: dict, date_from=None, date_to=None) -> str:
+    """The extended report's MCID part as one query: per kind and time point (6 and 12 months), each measure's
+    n, missing, MCID reached and acceptable state, with the report's definitions (the latest treatment of a
+    kind per presentation; the baseline answer, else the first visit, as the baseline; only follow-ups
+    answered or whose window has closed). ``mcid``/``acceptable`` are the deployment's thresholds
+    (``settings.FOLLOW_UP_MCID``, ``FOLLOW_UP_ACCEPTABLE_STATE``); ``%(today)s`` is a parameter."""
+    answers = ", ".join(f"a.{measure}" for measure in MCID_MEASURES)
+    figures = ",\n    ".join(_measure_figures(measure, mcid[measure], acceptable) for measure in MCID_MEASURES)
+    return f"""
+WITH fu AS (
+    SELECT DISTINCT ON (t.kind, f.time_point, f.presentation_id)
+        t.kind, f.time_point, f.presentation_id, {answers}
+    FROM cases_followup f
+    JOIN cases_treatment t ON t.id = f.treatment_id
+    LEFT JOIN cases_followupanswer a ON a.follow_up_id = f.id
+    WHERE f.time_point IN ('month_6', 'month_12') AND f.status <> 'cancelled'
+        AND (f.status = 'completed' OR f.window_closes_on < %(today)s) AND {_where(date_from, date_to)}
+    ORDER BY t.kind, f.time_point, f.presentation_id, t.started_on DESC, f.id DESC
+),
+b AS (
+    SELECT DISTINCT ON (v.presentation_id) v.presentation_id, {answers.replace("a.", "v.")}
+    FROM cases_visit v
+    WHERE v.presentation_id IN (SELECT presentation_id FROM fu)
+    ORDER BY v.presentation_id, v.seen_on, v.id
+),
+ba AS (
+    SELECT f.presentation_id, {answers}
+    FROM cases_followup f JOIN cases_followupanswer a ON a.follow_up_id = f.id
+    WHERE f.time_point = 'baseline' AND f.presentation_id IN (SELECT presentation_id FROM fu)
+)
+SELECT fu.kind, fu.time_point,
+    {figures}
+FROM fu LEFT JOIN b ON b.presentation_id = fu.presentation_id LEFT JOIN ba ON ba.presentation_id = fu.presentation_id
+GROUP BY fu.kind, fu.time_point
+"""  # noqa: S608 (fixed text and the deployment's numeric thresholds; the dates are parameters)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import concurrency, guard, memory
+from . import concurrency, follow_ups, guard, memory, sessions
 from .server import ROOT, Gunicorn, django_env, listen, manage
 
 RESULTS = ROOT / "bench" / "results"
@@ -100,7 +100,10 @@ def fixtures() -> dict:
     writable = list(
         clinic_one.filter(status="active").exclude(pk=long_one.pk).order_by("-pk").values_list("pk", flat=True)[:500]
     )
+    follow_ups.clear()
+    time_points = follow_ups.load_time_points(podiatrist.memberships.get().clinic.today())
     return {
+        "time_point_follow_ups": time_points,
         "root_token": root_token(),
         "podiatrist_token": podiatrist_token,
         "reader_token": reader_token,
@@ -111,6 +114,113 @@ def fixtures() -> dict:
         "clinician": podiatrist.pk,
         "today": podiatrist.memberships.get().clinic.today().isoformat(),
     }
+
+
+def workspace_fixtures(ids: dict) -> dict:
+    """Who signs in for the workspace pages: the long follow-up's podiatrist, the podiatrist with the most
+    active cases (counted, not assumed: the network spreads cases evenly), and the superuser for the
+    dashboard over every clinic (no clinic spans the network; a superuser reads all of them)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Count
+
+    from cases.choices import PresentationStatus, Role
+    from cases.models import Treatment
+    from cases.selectors import clinician_worklist
+
+    user_model = get_user_model()
+    summary_user = user_model.objects.get(
+        pk=Treatment.objects.filter(presentation_id=ids["timeline_presentation"]).values("clinician_id")[:1]
+    )
+    # The cases the worklist loads: active presentations with a treatment the podiatrist started.
+    busiest = (
+        Treatment.objects.filter(
+            presentation__status=PresentationStatus.ACTIVE,
+            clinician__memberships__role=Role.PODIATRIST,
+        )
+        .values("clinician_id")
+        .annotate(cases=Count("presentation_id", distinct=True))
+        .order_by("-cases", "clinician_id")
+        .first()
+    )
+    worklist_user = user_model.objects.get(pk=busiest["clinician_id"])
+    root = user_model.objects.get(username="bench-root")
+    if not root.is_staff:  # the admin lets only staff in; the API token never needed it
+        root.is_staff = True
+        root.save(update_fields=["is_staff"])
+    listed = {section.value: len(entries) for section, entries in clinician_worklist(user=worklist_user).items()}
+    return {
+        "summary_user": summary_user,
+        "worklist_user": worklist_user,
+        "worklist_cases": busiest["cases"],
+        "worklist_listed": listed,
+        "clinic_admin": user_model.objects.get(username="network-1-admin"),
+        "root": root,
+    }
+
+
+def workspace_runs(args, ids: dict, people: dict) -> list[dict]:
+    """The admin workspace pages (issue 11), each as its user signed in; the sessions are made just before each
+    scenario, so none reaches the idle logoff (``SESSION_IDLE_MINUTES``) during a long run."""
+    count = max(args.connections, 1)
+
+    def signed_in(user) -> list[str]:
+        return sessions.session_cookies(user, count)
+
+    cases = people["worklist_cases"]
+    return [
+        measure(
+            args,
+            f"case summary, {ids['timeline_visits']} visits (admin)",
+            f"/admin/cases/presentation/{ids['timeline_presentation']}/summary/",
+            None,
+            cookies=signed_in(people["summary_user"]),
+        ),
+        measure(
+            args,
+            f"worklist, podiatrist with {cases:,} active cases (admin)",
+            "/admin/worklist/",
+            None,
+            cookies=signed_in(people["worklist_user"]),
+        ),
+        measure(
+            args,
+            "outcomes dashboard, every clinic, superuser (admin)",
+            "/admin/outcomes/",
+            None,
+            cookies=signed_in(people["root"]),
+            connections=1,
+        ),
+        measure(
+            args,
+            "outcomes dashboard, one clinic, clinic admin (admin)",
+            "/admin/outcomes/",
+            None,
+            cookies=signed_in(people["clinic_admin"]),
+            connections=1,
+        ),
+    ]
+
+
+def follow_up_sending(args) -> dict:
+    """``send_follow_ups`` with N follow-ups due, at N/10 and N (peak RSS at both: flat memory), and the
+    queries of one batch at two batch sizes."""
+    due = args.follow_ups if args.follow_ups is not None else args.presentations // 2
+    per_batch = follow_ups.queries_per_batch()
+    for row in per_batch:
+        print(f"  send_follow_ups, batch of {row['batch_size']}: {row['per_batch']} queries per batch")
+    runs = []
+    for count in sorted({max(due // 10, 1), due}):
+        result = follow_ups.send_run(args.database_url, count, args.follow_up_batch_size)
+        print(
+            f"  send_follow_ups, {result['due']:,} due: {result['seconds']} s, {result['rows_per_s']:.0f} rows/s, "
+            f"peak {result['peak_mb']} MB, {result['follow_ups_with_a_message']:,} with a message"
+        )
+        if result["follow_ups_with_a_message"] != result["due"]:
+            print(f"  send_follow_ups: {result['due'] - result['follow_ups_with_a_message']} rows got no message")
+        runs.append(result)
+    verdict = follow_ups.memory_verdict(runs)
+    print(f"  send_follow_ups memory: {verdict}")
+    return {"requested": due, "queries_per_batch": per_batch, "runs": runs, "memory": verdict}
 
 
 def measure(
@@ -124,12 +234,20 @@ def measure(
     body=None,
     extra_env=None,
     connections=None,
+    cookies: list[str] | None = None,
 ):
-    """One scenario under load; ``connections`` overrides the default (1 measures latency alone, for reports)."""
+    """One scenario under load; ``connections`` overrides the default (1 measures latency alone, for reports).
+
+    ``cookies`` (signed-in sessions, ``bench.sessions``) instead of a token load an admin page: wrk sends
+    them in turn (``session.lua``).
+    """
+    cookie = cookies[0] if cookies else None
+    if cookies:
+        script, extra_env = "session.lua", {**(extra_env or {}), "BENCH_COOKIES": ",".join(cookies)}
     with Gunicorn(args) as server:
         for _ in range(3):
-            server.request(method, path, token=token, body=body)  # warm every import and connection
-        queries = server.queries_per_request(method, path, token, body)
+            server.request(method, path, token=token, body=body, cookie=cookie)  # warm every import and connection
+        queries = server.queries_per_request(method, path, token, body, cookie=cookie)
         result = server.wrk(args, path, token, script, extra_env, connections)
         result.update(
             name=name,
@@ -176,11 +294,16 @@ def report_in_process(repeats: int = 5) -> dict:
 
     Two yardsticks: the best SQL over the same stored facts (the target's reference), and the best SQL
     without them (a lookup per treatment), which is what the report cost before the facts were stored.
+    The extended report (``with_mcid=True``) is timed against that SQL plus the best SQL for its MCID part.
     """
+    from django.conf import settings
     from django.db import connection
+    from django.utils import timezone
 
-    from bench.report_sql import lookup_sql, stored_facts_sql
+    from bench.report_sql import lookup_sql, mcid_sql, stored_facts_sql
     from cases.reports import outcome_report
+
+    today = timezone.localdate()
 
     def best(run, times: int = repeats) -> float:
         timings = []
@@ -193,19 +316,30 @@ def report_in_process(repeats: int = 5) -> dict:
     def hand_written(sql, date_from=None, date_to=None):
         with connection.cursor() as cursor:
             cursor.execute("SET jit = off")
-            cursor.execute(sql(date_from, date_to), {"date_from": date_from, "date_to": date_to})
+            cursor.execute(sql(date_from, date_to), {"date_from": date_from, "date_to": date_to, "today": today})
             return cursor.fetchall()
+
+    def mcid_part(date_from=None, date_to=None) -> str:
+        return mcid_sql(settings.FOLLOW_UP_MCID, settings.FOLLOW_UP_ACCEPTABLE_STATE, date_from, date_to)
 
     year = (datetime.date(2025, 1, 1), datetime.date(2025, 12, 31))
     results = {}
     for label, window in (("whole dataset", (None, None)), ("one year of starts", year)):
         orm = best(lambda w=window: outcome_report(clinic_ids=None, date_from=w[0], date_to=w[1]))
+        extended = best(
+            lambda w=window: outcome_report(clinic_ids=None, date_from=w[0], date_to=w[1], with_mcid=True, today=today)
+        )
         sql = best(lambda w=window: hand_written(stored_facts_sql, *w))
+        mcid_only = best(lambda w=window: hand_written(mcid_part, *w))
         lookups = best(lambda w=window: hand_written(lookup_sql, *w), times=1)
         results[label] = {
             "report_ms": round(orm * 1000, 1),
             "sql_ms": round(sql * 1000, 1),
             "ratio": orm / sql,
+            "mcid_report_ms": round(extended * 1000, 1),
+            "mcid_sql_ms": round(mcid_only * 1000, 1),
+            # The extended report against the best SQL for the same figures: the two queries' best times.
+            "mcid_ratio": extended / (sql + mcid_only),
             "lookup_sql_ms": round(lookups * 1000, 1),
         }
     return results
@@ -240,6 +374,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency-duration", type=int, default=30, help="Seconds of writers and readers.")
     parser.add_argument("--concurrency-connections", type=int, default=8, help="Connections per role.")
     parser.add_argument("--skip-concurrency", action="store_true", help="Leave out writers and readers at once.")
+    parser.add_argument(
+        "--follow-ups",
+        type=int,
+        default=None,
+        help="Follow-ups due for the send_follow_ups scenario (default: half the presentations; 0 leaves it out).",
+    )
+    parser.add_argument("--follow-up-batch-size", type=int, default=500, help="send_follow_ups --batch-size.")
+    parser.add_argument("--skip-workspace", action="store_true", help="Leave out the admin workspace pages.")
     parser.add_argument("--force", action="store_true", help="Run on a busy machine; the results say how busy it was.")
     parser.add_argument("--output", default=str(RESULTS / "latest"))
     args = parser.parse_args(argv)
@@ -258,6 +400,14 @@ def main(argv: list[str] | None = None) -> None:
     generated = prepare_database(args.database_url, args.presentations, reuse=args.reuse)
     django_setup(args)
     ids = fixtures()
+    people = None if args.skip_workspace else workspace_fixtures(ids)
+    if people:
+        ids.update(
+            worklist_cases=people["worklist_cases"],
+            worklist_listed=people["worklist_listed"],
+            worklist_user=people["worklist_user"].get_username(),
+            summary_user=people["summary_user"].get_username(),
+        )
     root, podiatrist = ids["root_token"], ids["podiatrist_token"]
     print("Scenarios:")
     runs = [
@@ -292,11 +442,18 @@ def main(argv: list[str] | None = None) -> None:
             },
         ),
     ]
+    if people:
+        runs += workspace_runs(args, ids, people)
     together = None if args.skip_concurrency else concurrency.writers_and_readers(args, ids)
     walks = [] if args.skip_walk else memory.walk_and_export(args, root)
     for walked in walks:
         print(f"  {walked['name']}: {walked['rows']:,} rows in {walked['seconds']} s, peak {walked['peak_mb']} MB")
     report = report_in_process()
+    print(
+        "  outcome report in-process, whole dataset: "
+        f"{report['whole dataset']['report_ms']} ms, with MCID {report['whole dataset']['mcid_report_ms']} ms"
+    )
+    sending = None if args.follow_ups == 0 else follow_up_sending(args)
     # Last, because loading the larger network keeps both cores busy for minutes.
     memory_table = memory_at_scales(args, walks) if walks and len(args.memory_scales) > 1 else None
     results = {
@@ -316,6 +473,7 @@ def main(argv: list[str] | None = None) -> None:
         "walks": walks,
         "memory": memory_table,
         "report_in_process": report,
+        "follow_up_sending": sending,
         "load_average_after": os.getloadavg(),
     }
     args.listener.close()

@@ -44,6 +44,8 @@ def django_env(database_url: str) -> dict[str, str]:
         # The load generator is one caller hammering the API: production's per-token budget would 429 it.
         "API_RATE_PER_CALLER": "100000000/min",
         "DJANGO_LOG_LEVEL": "WARNING",
+        # The network's patients have reserved example addresses, but a bench run never delivers mail at all.
+        "EMAIL_URL": "dummymail://",
         # TLS ends at the load balancer in production; the bench speaks plain HTTP on loopback and says
         # so the way a balancer does, so the HTTPS redirect and HSTS settings stay as deployed.
         "DJANGO_SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
@@ -128,11 +130,14 @@ class Gunicorn:
         body: dict | None = None,
         count: bool = False,
         timeout: float = 120,
+        cookie: str | None = None,
     ) -> tuple[http.client.HTTPResponse, bytes]:
         connection = self.connection(timeout)
         headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if cookie:
+            headers["Cookie"] = cookie
         if count:
             headers["X-Bench-Queries"] = "1"
         try:
@@ -145,8 +150,10 @@ class Gunicorn:
             raise RuntimeError(f"{method} {path} answered {response.status}: {payload[:300]!r}")
         return response, payload
 
-    def queries_per_request(self, method: str, path: str, token: str, body: dict | None = None) -> int:
-        response, _ = self.request(method, path, token=token, body=body, count=True)
+    def queries_per_request(
+        self, method: str, path: str, token: str | None, body: dict | None = None, cookie: str | None = None
+    ) -> int:
+        response, _ = self.request(method, path, token=token, body=body, count=True, cookie=cookie)
         return int(response.headers["X-Bench-Queries"])
 
     def wrk_command(
@@ -175,12 +182,12 @@ class Gunicorn:
         self,
         args: argparse.Namespace,
         path: str,
-        token: str,
+        token: str | None,
         script: str = "get.lua",
         extra_env: dict | None = None,
         connections: int | None = None,
     ) -> dict:
-        env = {**os.environ, "BENCH_TOKEN": token, **(extra_env or {})}
+        env = {**os.environ, "BENCH_TOKEN": token or "", **(extra_env or {})}
         command = self.wrk_command(args, path, script, connections=connections)
         output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout  # noqa: S603
         return wrk_summary(output)

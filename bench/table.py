@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+WORKLIST_TARGET = 10_000  # issue 11: a worklist of a podiatrist with 10,000 cases
+
 
 def _ratio(value: float, reference: float) -> str:
     return f"{value / reference:.2f}x" if reference else "—"
@@ -29,6 +31,9 @@ def markdown(results: dict) -> str:
             if results.get("busy")
             else []
         ),
+        # Anything measured apart from the run itself (a re-measure), said at the top.
+        *[f"Note: {note}" for note in results.get("notes", [])],
+        *([""] if results.get("notes") else []),
         f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; PostgreSQL "
         f"{machine['postgresql']}, Python {machine['python']}. Load average before "
         f"{', '.join(f'{x:.2f}' for x in results['load_average_before'])}, after "
@@ -63,16 +68,80 @@ def markdown(results: dict) -> str:
     lines += _memory(results.get("memory"))
     lines += [
         "",
-        "| outcome report in-process | cases.reports ms | hand-written SQL ms | ratio | SQL without stored facts ms |",
-        "|---|---:|---:|---:|---:|",
+        "| outcome report in-process | cases.reports ms | hand-written SQL ms | ratio | with MCID ms | "
+        "MCID part's SQL ms | with MCID vs SQL + MCID SQL | SQL without stored facts ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for label, timing in results["report_in_process"].items():
+        mcid = timing.get("mcid_report_ms")
+        mcid_ratio = f"{timing['mcid_ratio']:.2f}x" if mcid is not None else "—"
         lines.append(
             f"| {label} | {timing['report_ms']} | {timing['sql_ms']} | {timing['ratio']:.2f}x | "
+            f"{mcid if mcid is not None else '—'} | {timing.get('mcid_sql_ms', '—')} | {mcid_ratio} | "
             f"{timing['lookup_sql_ms']} |"
         )
+    lines += _workspace(results.get("fixtures", {}))
+    lines += _sending(results.get("follow_up_sending"))
     lines.append("")
     return "\n".join(lines)
+
+
+def _workspace(fixtures: dict) -> list[str]:
+    """What the workspace scenarios rest on, said plainly: the worklist's caseload is counted, not chosen."""
+    if "worklist_cases" not in fixtures:
+        return []
+    cases = fixtures["worklist_cases"]
+    listed = ", ".join(f"{section} {count:,}" for section, count in fixtures["worklist_listed"].items())
+    lines = [
+        "",
+        f"Workspace pages: the case summary signed in as {fixtures['summary_user']}; the worklist as "
+        f"{fixtures['worklist_user']}, the podiatrist with the most active cases: {cases:,} (rows listed by "
+        f"section: {listed}; 25 a page).",
+    ]
+    if cases < WORKLIST_TARGET:
+        lines.append(
+            f"**The network has no podiatrist with {WORKLIST_TARGET:,} cases**: it spreads its presentations over "
+            f"its podiatrists, so the worklist was measured at {cases:,}."
+        )
+    lines.append(
+        "The dashboard over every clinic is a superuser's (no clinic spans the network); the one-clinic row is "
+        "clinic 1's admin."
+    )
+    if "time_point_follow_ups" in fixtures:
+        lines.append(
+            f"The extended report reads {fixtures['time_point_follow_ups']:,} 6- and 12-month follow-ups of the "
+            "alternatives and neurectomies (windows closed, unanswered: counted as missing)."
+        )
+    return lines
+
+
+def _sending(sending: dict | None) -> list[str]:
+    if not sending:
+        return []
+    lines = [
+        "",
+        "| send_follow_ups (dummy email backend) | due | batch size | seconds | rows/s | peak RSS MB | "
+        "with a message | sent |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in sending["runs"]:
+        lines.append(
+            f"| {run['due']:,} due | {run['due']:,} | {run['batch_size']} | {run['seconds']} | "
+            f"{run['rows_per_s']:.0f} | {run['peak_mb']} | {run['follow_ups_with_a_message']:,} | {run['sent']:,} |"
+        )
+    per_batch = ", ".join(
+        f"{row['per_batch']:g} at a batch size of {row['batch_size']} ({row['rows']} rows, {row['batches']} batches)"
+        for row in sending["queries_per_batch"]
+        if row["per_batch"] is not None
+    )
+    lines += [
+        "",
+        f"Queries per batch (in-process, CaptureQueriesContext): {per_batch}. "
+        f"The command's peak RSS: {sending.get('memory', '—')}.",
+    ]
+    if sending["runs"] and sending["runs"][-1]["due"] < sending["requested"]:
+        lines.append(f"Only {sending['runs'][-1]['due']:,} of the {sending['requested']:,} asked for could be due.")
+    return lines
 
 
 def _concurrency(together: dict | None) -> list[str]:
