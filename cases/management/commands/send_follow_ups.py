@@ -11,36 +11,30 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.audit import AuditVia, acting
+from cases.demo import whole_number
 from cases.services import follow_up_send_due
-
-
-def _positive(option: str):
-    def parse(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise CommandError(f"{option} takes a whole number, not {value!r}.") from None
-        if number < 1:
-            raise CommandError(f"{option} must be at least 1, not {number}.")
-        return number
-
-    return parse
 
 
 class Command(BaseCommand):
     help = "Send the follow-up messages (first messages and reminders) that are due now."
 
     def add_arguments(self, parser):
-        parser.add_argument("--batch-size", type=_positive("--batch-size"), default=None, help="Rows per transaction.")
+        parser.add_argument("--batch-size", default=None, help="Rows per transaction.")
         parser.add_argument(
             "--every",
-            type=_positive("--every"),
             default=None,
             metavar="SECONDS",
             help="Keep running: one pass every SECONDS (for development; production runs it from a timer).",
         )
 
     def handle(self, *args, batch_size=None, every=None, **options):
+        try:
+            if batch_size is not None:
+                batch_size = whole_number(batch_size, option="--batch-size", minimum=1, maximum=100_000)
+            if every is not None:
+                every = whole_number(every, option="--every", minimum=1, maximum=86_400)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         while True:
             self._send(batch_size)
             if every is None:
