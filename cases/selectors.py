@@ -231,27 +231,6 @@ class ProgressionReview:
     def with_reason(self, reason: ReviewReason) -> list[ReviewEntry]:
         return [entry for entry in self.entries if reason in entry.reasons]
 
-    # One list per reason, as the review once was (seed_demo's checks read them).
-    @property
-    def due_for_escalation(self) -> list[ReviewEntry]:
-        return self.with_reason(ReviewReason.DUE_FOR_ESCALATION)
-
-    @property
-    def stalled(self) -> list[ReviewEntry]:
-        return self.with_reason(ReviewReason.STALLED)
-
-    @property
-    def skipped_rungs(self) -> list[ReviewEntry]:
-        return self.with_reason(ReviewReason.SKIPPED_RUNG)
-
-    @property
-    def worsening(self) -> list[ReviewEntry]:
-        return self.with_reason(ReviewReason.WORSENING)
-
-    @property
-    def lost_to_follow_up(self) -> list[ReviewEntry]:
-        return self.with_reason(ReviewReason.LOST_TO_FOLLOW_UP)
-
     @property
     def reason_choices(self) -> list[tuple[str, str]]:
         return [(reason.value, reason.label) for reason in ReviewReason]

@@ -168,9 +168,12 @@ def test_the_old_per_reason_lists_are_views_of_the_same_entries(clinic_admin, cl
     review = _review(clinic_admin)
 
     worsening = review.entries[[e.presentation.patient.mrn for e in review.entries].index("WORSENING")]
-    assert worsening in review.due_for_escalation and worsening in review.worsening
-    assert [e.presentation.patient.mrn for e in review.lost_to_follow_up] == ["LOST"]
-    assert [[t.kind for t in e.skipped] for e in review.skipped_rungs] == [[TreatmentKind.CORTICOSTEROID_INJECTION]]
+    assert worsening in review.with_reason(ReviewReason.DUE_FOR_ESCALATION)
+    assert worsening in review.with_reason(ReviewReason.WORSENING)
+    assert [e.presentation.patient.mrn for e in review.with_reason(ReviewReason.LOST_TO_FOLLOW_UP)] == ["LOST"]
+    assert [[t.kind for t in e.skipped] for e in review.with_reason(ReviewReason.SKIPPED_RUNG)] == [
+        [TreatmentKind.CORTICOSTEROID_INJECTION]
+    ]
 
 
 @pytest.mark.parametrize(

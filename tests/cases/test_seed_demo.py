@@ -259,11 +259,13 @@ class TestTheDefaultDemo:
 
     def test_the_progression_review_has_content_in_every_list(self, superuser):
         review = selectors.progression_review(user=superuser, today=TODAY)
-        assert review.due_for_escalation
-        assert review.stalled
-        assert review.skipped_rungs
-        assert review.worsening
-        assert all(t.justification for entry in review.skipped_rungs for t in entry.skipped)
+        assert review.with_reason(selectors.ReviewReason.DUE_FOR_ESCALATION)
+        assert review.with_reason(selectors.ReviewReason.STALLED)
+        assert review.with_reason(selectors.ReviewReason.SKIPPED_RUNG)
+        assert review.with_reason(selectors.ReviewReason.WORSENING)
+        assert all(
+            t.justification for entry in review.with_reason(selectors.ReviewReason.SKIPPED_RUNG) for t in entry.skipped
+        )
 
     def test_it_has_every_status_some_alternatives_and_a_few_complications(self):
         assert set(Presentation.objects.values_list("status", flat=True)) == set(PresentationStatus.values)
