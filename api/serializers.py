@@ -154,7 +154,7 @@ class ClinicianField(StrictPrimaryKeyRelatedField):
         return selectors.treating_clinicians(clinic_ids=_writable_clinic_ids(self.context["request"]))
 
 
-UNKNOWN_FIELD = "Not a field of this record{hint}."
+UNKNOWN_FIELD = "Not a field of this record{hint}"
 MOVED = "A {record} cannot move to another {parent}: record it under the new {parent} instead."
 ECHOED_READ_ONLY = (
     "Read-only properties (id, created_at, updated_at, and those derived from the record) are ignored "
@@ -221,7 +221,7 @@ class WriteSerializer(CompiledOutput, serializers.ModelSerializer):
 
 def _unknown_field(name: str, writable: list[str]) -> str:
     close = difflib.get_close_matches(name, writable, n=1)
-    return UNKNOWN_FIELD.format(hint=f"; did you mean {close[0]!r}?" if close else "")
+    return UNKNOWN_FIELD.format(hint=f"; did you mean {close[0]!r}?" if close else ".")
 
 
 def _same(stored: Any, sent: Any) -> bool:
