@@ -299,7 +299,7 @@ def test_the_page_lists_each_case_in_one_row_with_all_its_reasons(clinic_admin, 
     assert page.count(f'<tr id="case-{worsening.pk}">') == 1
     row = _row(page, worsening)
     assert "<li>Due for escalation</li>" in row and "<li>Worsening</li>" in row
-    assert f'href="{reverse("admin:cases_presentation_summary", args=[worsening.pk])}"' in row
+    assert f'href="{reverse("admin:cases_presentation_change", args=[worsening.pk])}"' in row
     assert "Family-WORSE, Pat" in row and "2 · orthosis" in row
     assert "Escalate to 3 · corticosteroid injection (worsening)" in row
     assert "rest pain 3/10 at the visit of 9 Mar 2026" in row
