@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -38,9 +39,12 @@ class JsonTypeMixin:
     json_types: tuple[type, ...] = (str,)
     wrong_type_error = "invalid"
 
-    def to_internal_value(self, value):
+    def check_json_type(self, value) -> None:
         if (isinstance(value, bool) and bool not in self.json_types) or not isinstance(value, self.json_types):
             self.fail(self.wrong_type_error, data_type=type(value).__name__)
+
+    def to_internal_value(self, value):
+        self.check_json_type(value)
         return super().to_internal_value(value)
 
 
@@ -144,6 +148,23 @@ class ScopedRelatedField(StrictPrimaryKeyRelatedField):
 
     def get_queryset(self):
         return _scoped(super().get_queryset(), self.context["request"])
+
+
+class PresentationToWriteUnder(ScopedRelatedField):
+    """The presentation a new visit or treatment is recorded under.
+
+    Inside the create's one transaction (``Idempotency-Key``) it is found in the caller's scope and locked
+    in the same query (``services.presentation_for_write``), and the service writes under that lock.
+    """
+
+    def to_internal_value(self, value):
+        if self.parent.instance is not None:  # a change: the record keeps its presentation (the service's rule)
+            return super().to_internal_value(value)
+        self.check_json_type(value)
+        try:
+            return services.presentation_for_write(self.get_queryset(), value)
+        except ObjectDoesNotExist:
+            self.fail("does_not_exist", pk_value=value)
 
 
 class ClinicianField(StrictPrimaryKeyRelatedField):
@@ -423,7 +444,7 @@ class PresentationSerializer(WriteSerializer):
 
 class VisitSerializer(WriteSerializer):
     parent_field = "presentation"
-    presentation = ScopedRelatedField(queryset=Presentation.objects.all())
+    presentation = PresentationToWriteUnder(queryset=Presentation.objects.all())
     clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
 
     class Meta:
@@ -481,7 +502,7 @@ class ComplicationSerializer(WriteSerializer):
 
 class TreatmentSerializer(WriteSerializer):
     parent_field = "presentation"
-    presentation = ScopedRelatedField(queryset=Presentation.objects.all())
+    presentation = PresentationToWriteUnder(queryset=Presentation.objects.all())
     clinician = ClinicianField(queryset=User.objects.all(), required=False, help_text="Defaults to the caller.")
     rung = RungOfKindField(source="kind")
     complications = ComplicationSerializer(many=True, read_only=True)

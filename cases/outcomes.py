@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from django.db import models
+from django.db.models.functions import Cast
 
 from . import ladder
-from .models import Treatment, TreatmentOutcome, Visit
+from .followups.choices import FollowUpStatus
+from .models import FollowUp, Treatment, TreatmentOutcome, Visit
 
 
 @dataclass(frozen=True)
@@ -113,20 +115,41 @@ class TreatmentRow(NamedTuple):
     response_assessed_on: datetime.date | None
     justification: str
     stored: OutcomeFacts | None  # None: no TreatmentOutcome row yet
+    clinician_id: int | None = None
 
 
 class VisitRow(NamedTuple):
     pk: int
     seen_on: datetime.date
     pain_walking: int
+    clinician_id: int | None = None
+
+
+class FollowUpRow(NamedTuple):
+    """A follow-up not cancelled, as the follow-up plan (``services.follow_up_plan``) compares it."""
+
+    pk: int
+    time_point: str
+    treatment_id: int | None
+    status: str
+    due_on: datetime.date
+    window_opens_on: datetime.date
+    window_closes_on: datetime.date
+    clinician_id: int | None
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        return (self.time_point, self.treatment_id)
 
 
 @dataclass(frozen=True)
 class PresentationHistory:
-    """One presentation's treatments and visits as plain rows, read in one query (``presentation_history``)."""
+    """One presentation's treatments and visits (and, when asked, its follow-ups not cancelled) as plain
+    rows, read in one query (``presentation_history``)."""
 
     treatments: tuple[TreatmentRow, ...]
     visits: tuple[VisitRow, ...]
+    follow_ups: tuple[FollowUpRow, ...] | None = None  # None: not read
 
     def with_record(self, record: Treatment | Visit) -> PresentationHistory:
         """The history once ``record`` (just saved, new or changed) is in it; its stored facts are kept."""
@@ -141,23 +164,39 @@ class PresentationHistory:
                 record.response_assessed_on,
                 record.justification,
                 stored,
+                record.clinician_id,
             )
             others = tuple(t for t in self.treatments if t.pk != record.pk)
-            return PresentationHistory(tuple(sorted((*others, row), key=lambda t: (t.started_on, t.pk))), self.visits)
-        row = VisitRow(record.pk, record.seen_on, record.pain_walking)
+            treatments = tuple(sorted((*others, row), key=lambda t: (t.started_on, t.pk)))
+            return PresentationHistory(treatments, self.visits, self.follow_ups)
+        row = VisitRow(record.pk, record.seen_on, record.pain_walking, record.clinician_id)
         others = tuple(v for v in self.visits if v.pk != record.pk)
-        return PresentationHistory(self.treatments, tuple(sorted((*others, row), key=lambda v: (v.seen_on, v.pk))))
+        visits = tuple(sorted((*others, row), key=lambda v: (v.seen_on, v.pk)))
+        return PresentationHistory(self.treatments, visits, self.follow_ups)
 
 
 _NO_DATE = models.Value(None, output_field=models.DateField())
 _NO_NUMBER = models.Value(None, output_field=models.IntegerField())
 _NO_TEXT = models.Value("", output_field=models.TextField())
+# Typed: PostgreSQL types a UNION's column from its first two branches, and two bare NULLs make it text.
+_NO_ID = Cast(models.Value(None), models.BigIntegerField())
 _COLUMNS = ("h_kind", "h_pk", "h_name", "h_day", "h_ended", "h_response", "h_assessed", "h_justification")
-_COLUMNS += ("h_pain", "h_stored", "h_stored_start", "h_stored_assessment", "h_stored_escalated")
+_COLUMNS += ("h_pain", "h_clinician", "h_treatment")
+_COLUMNS += ("h_stored", "h_stored_start", "h_stored_assessment", "h_stored_escalated")
+_TREATMENT, _VISIT, _FOLLOW_UP = 0, 1, 2
+_NO_STORED_FACTS = {
+    "h_stored": _NO_NUMBER,
+    "h_stored_start": _NO_NUMBER,
+    "h_stored_assessment": _NO_NUMBER,
+    "h_stored_escalated": _NO_DATE,
+}
 
 
-def presentation_history(presentation_id: int, *, using: str = "default") -> PresentationHistory:
-    """The presentation's treatments (with their stored facts) and visits, in one query (a UNION ALL).
+def presentation_history(
+    presentation_id: int, *, using: str = "default", follow_ups: bool = False
+) -> PresentationHistory:
+    """The presentation's treatments (with their stored facts) and visits, in one query (a UNION ALL);
+    with ``follow_ups``, its follow-ups not cancelled in the same query.
 
     Read under the presentation's lock, this is the state every write then changes by one record.
     """
@@ -166,7 +205,7 @@ def presentation_history(presentation_id: int, *, using: str = "default") -> Pre
         .filter(presentation_id=presentation_id)
         .order_by()
         .annotate(
-            h_kind=models.Value(0),
+            h_kind=models.Value(_TREATMENT),
             h_pk=models.F("pk"),
             h_name=models.F("kind"),
             h_day=models.F("started_on"),
@@ -175,6 +214,8 @@ def presentation_history(presentation_id: int, *, using: str = "default") -> Pre
             h_assessed=models.F("response_assessed_on"),
             h_justification=models.F("justification"),
             h_pain=_NO_NUMBER,
+            h_clinician=models.F("clinician_id"),
+            h_treatment=_NO_ID,
             h_stored=models.F("outcome__pk"),
             h_stored_start=models.F("outcome__pain_walking_at_start"),
             h_stored_assessment=models.F("outcome__pain_walking_at_assessment"),
@@ -187,7 +228,7 @@ def presentation_history(presentation_id: int, *, using: str = "default") -> Pre
         .filter(presentation_id=presentation_id)
         .order_by()
         .annotate(
-            h_kind=models.Value(1),
+            h_kind=models.Value(_VISIT),
             h_pk=models.F("pk"),
             h_name=_NO_TEXT,
             h_day=models.F("seen_on"),
@@ -196,35 +237,74 @@ def presentation_history(presentation_id: int, *, using: str = "default") -> Pre
             h_assessed=_NO_DATE,
             h_justification=_NO_TEXT,
             h_pain=models.F("pain_walking"),
-            h_stored=_NO_NUMBER,
-            h_stored_start=_NO_NUMBER,
-            h_stored_assessment=_NO_NUMBER,
-            h_stored_escalated=_NO_DATE,
+            h_clinician=models.F("clinician_id"),
+            h_treatment=_NO_ID,
+            **_NO_STORED_FACTS,
         )
         .values_list(*_COLUMNS)
     )
-    treatment_rows, visit_rows = [], []
-    for kind, pk, name, day, ended, response, assessed, justification, pain, stored, *facts in treatments.union(
-        visits, all=True
-    ):
-        if kind == 1:
-            visit_rows.append(VisitRow(pk, day, pain))
-            continue
-        treatment_rows.append(
-            TreatmentRow(
-                pk,
-                name,
-                day,
-                ended,
-                response,
-                assessed,
-                justification,
-                None if stored is None else OutcomeFacts(*facts),
+    parts = [visits]
+    if follow_ups:
+        # The follow-up's window closes in h_ended, opens in h_assessed; its status rides in h_response.
+        parts.append(
+            FollowUp.objects.using(using)
+            .filter(presentation_id=presentation_id)
+            .exclude(status=FollowUpStatus.CANCELLED)
+            .order_by()
+            .annotate(
+                h_kind=models.Value(_FOLLOW_UP),
+                h_pk=models.F("pk"),
+                h_name=models.F("time_point"),
+                h_day=models.F("due_on"),
+                h_ended=models.F("window_closes_on"),
+                h_response=models.F("status"),
+                h_assessed=models.F("window_opens_on"),
+                h_justification=_NO_TEXT,
+                h_pain=_NO_NUMBER,
+                h_clinician=models.F("clinician_id"),
+                h_treatment=models.F("treatment_id"),
+                **_NO_STORED_FACTS,
             )
+            .values_list(*_COLUMNS)
         )
+    treatment_rows, visit_rows, follow_up_rows = [], [], []
+    for (
+        kind,
+        pk,
+        name,
+        day,
+        ended,
+        response,
+        assessed,
+        justification,
+        pain,
+        clinician,
+        treatment,
+        stored,
+        *facts,
+    ) in treatments.union(*parts, all=True):
+        if kind == _VISIT:
+            visit_rows.append(VisitRow(pk, day, pain, clinician))
+        elif kind == _FOLLOW_UP:
+            follow_up_rows.append(FollowUpRow(pk, name, treatment, response, day, assessed, ended, clinician))
+        else:
+            treatment_rows.append(
+                TreatmentRow(
+                    pk,
+                    name,
+                    day,
+                    ended,
+                    response,
+                    assessed,
+                    justification,
+                    None if stored is None else OutcomeFacts(*facts),
+                    clinician,
+                )
+            )
     return PresentationHistory(
         tuple(sorted(treatment_rows, key=lambda t: (t.started_on, t.pk))),
         tuple(sorted(visit_rows, key=lambda v: (v.seen_on, v.pk))),
+        tuple(sorted(follow_up_rows, key=lambda f: (f.due_on, f.pk))) if follow_ups else None,
     )
 
 

@@ -58,8 +58,10 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 # Inside single_transaction(): any error ends the whole transaction, so a function needs no savepoint.
 _ONE_TRANSACTION: contextvars.ContextVar[bool] = contextvars.ContextVar("one_transaction", default=False)
-# The presentation the running write function has locked (and read with its patient and clinic).
-_HELD: contextvars.ContextVar[Presentation | None] = contextvars.ContextVar("held_presentation", default=None)
+# The presentations locked in the running single_transaction by presentation_for_write, by pk (None outside one).
+_LOCKED: contextvars.ContextVar[dict[int, Presentation] | None] = contextvars.ContextVar(
+    "locked_presentations", default=None
+)
 
 
 @contextlib.contextmanager
@@ -72,10 +74,11 @@ def single_transaction() -> Iterator[None]:
     commit or roll back together.
     """
     with transaction.atomic():
-        token = _ONE_TRANSACTION.set(True)
+        token, locked = _ONE_TRANSACTION.set(True), _LOCKED.set({})
         try:
             yield
         finally:
+            _LOCKED.reset(locked)
             _ONE_TRANSACTION.reset(token)
 
 
@@ -123,28 +126,33 @@ def _validated_save(
     return instance
 
 
-def _lock_presentation(presentation: Presentation) -> Presentation:
-    held = _HELD.get()
-    if held is not None and held.pk == presentation.pk:
-        return held  # already locked (and read) by the write function this call is part of
+def _for_update(queryset):
     # Lock the presentation row only: without of=, PostgreSQL also locks the joined patient and clinic
-    # rows, which would queue every write in the clinic behind this one.
-    return (
-        Presentation.objects.select_for_update(of=("self",)).select_related("patient__clinic").get(pk=presentation.pk)
-    )
+    # rows, which would queue every write in the clinic behind this one. The clinic's follow-up settings
+    # come with it for the follow-up plan.
+    return queryset.select_for_update(of=("self",)).select_related("patient__clinic__follow_up_settings")
 
 
-@contextlib.contextmanager
-def _holding(presentation: Presentation) -> Iterator[None]:
-    """While the locking function runs, what it calls reuses its locked presentation instead of re-reading it.
+def presentation_for_write(queryset, pk) -> Presentation:
+    """The presentation ``pk`` as ``queryset`` (the caller's scope) finds it, to write under.
 
-    Only for functions that do not change the presentation itself: the held instance is the row as locked.
+    Inside ``single_transaction`` it is locked in the same query, and the write functions called in that
+    transaction reuse it instead of locking it again: the API's creates resolve the body's presentation
+    this way. Outside one it is a plain read, and the write function locks it itself. Raises the
+    queryset's ``DoesNotExist`` for an id it does not find.
     """
-    token = _HELD.set(presentation)
-    try:
-        yield
-    finally:
-        _HELD.reset(token)
+    locked = _LOCKED.get()
+    if locked is None:
+        return queryset.get(pk=pk)
+    presentation = _for_update(queryset).get(pk=pk)
+    locked[presentation.pk] = presentation
+    return presentation
+
+
+def _lock_presentation(presentation: Presentation) -> Presentation:
+    """The presentation locked, with its patient, clinic and follow-up settings."""
+    held = (_LOCKED.get() or {}).get(presentation.pk)
+    return held if held is not None else _for_update(Presentation.objects).get(pk=presentation.pk)
 
 
 def _verified(clinician) -> tuple[str, ...]:
@@ -203,7 +211,7 @@ def patient_archive(*, patient: Patient) -> Patient:
 def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
     Patient.objects.select_for_update().get(pk=patient.pk)
     presentation = _validated_save(Presentation(patient=patient), **fields)
-    follow_up_plan(presentation=presentation)
+    _plan_follow_ups(presentation, outcomes.PresentationHistory(treatments=(), visits=(), follow_ups=()))
     return presentation
 
 
@@ -211,8 +219,9 @@ def presentation_create(*, patient: Patient, **fields: Any) -> Presentation:
 def presentation_update(*, presentation: Presentation, **fields: Any) -> Presentation:
     _keep_parent(fields, "patient")
     _lock_presentation(presentation)
+    (_LOCKED.get() or {}).pop(presentation.pk, None)  # the instance locked before this change is stale now
     presentation = _validated_save(presentation, **fields)
-    follow_up_plan(presentation=presentation)
+    _plan_follow_ups(presentation, outcomes.presentation_history(presentation.pk, follow_ups=True))
     return presentation
 
 
@@ -244,13 +253,13 @@ def visit_update(*, visit: Visit, **fields: Any) -> Visit:
 def treatment_start(*, presentation: Presentation, kind: str, clinician, **fields: Any) -> Treatment:
     """Start a treatment; the ladder rules are checked against the presentation's locked history."""
     presentation = _lock_presentation(presentation)
-    history = outcomes.presentation_history(presentation.pk)
+    history = outcomes.presentation_history(presentation.pk, follow_ups=True)
     _check_clinician(presentation, clinician)
     treatment = Treatment(presentation=presentation, kind=kind, clinician=clinician)
     treatment = _validated_save(treatment, verified=_verified(clinician), history=history, **fields)
-    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history.with_record(treatment))
-    with _holding(presentation):
-        follow_up_plan(presentation=presentation)
+    history = history.with_record(treatment)
+    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history)
+    _plan_follow_ups(presentation, history)
     return treatment
 
 
@@ -259,13 +268,13 @@ def treatment_update(*, treatment: Treatment, **fields: Any) -> Treatment:
     """Record a response, an end date or corrected details (the ladder re-checks a changed kind or date)."""
     _keep_parent(fields, "presentation")
     presentation = _lock_presentation(treatment.presentation)
-    history = outcomes.presentation_history(presentation.pk)
+    history = outcomes.presentation_history(presentation.pk, follow_ups=True)
     if "clinician" in fields:
         _check_clinician(presentation, fields["clinician"], current=treatment.clinician_id)
     treatment = _validated_save(treatment, verified=("presentation", "clinician"), history=history, **fields)
-    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history.with_record(treatment))
-    with _holding(presentation):
-        follow_up_plan(presentation=presentation)
+    history = history.with_record(treatment)
+    outcomes.outcome_facts_refresh(presentation_id=presentation.pk, history=history)
+    _plan_follow_ups(presentation, history)
     return treatment
 
 
@@ -505,7 +514,7 @@ def _follow_up_revoke_links(follow_up: FollowUp, reason: str, now: datetime.date
         link.save(update_fields=["revoked_at", "revoked_reason"])
 
 
-@transaction.atomic
+@_write
 def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = None) -> list[FollowUp]:
     """Bring the presentation's follow-ups in line with its treatments; returns the ones not cancelled.
 
@@ -517,12 +526,22 @@ def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = 
     cancels every open one.
     """
     presentation = _lock_presentation(presentation)
+    _plan_follow_ups(presentation, outcomes.presentation_history(presentation.pk, follow_ups=True), today=today)
+    return list(presentation.follow_ups.exclude(status=FollowUpStatus.CANCELLED).order_by("due_on", "pk"))
+
+
+def _plan_follow_ups(
+    presentation: Presentation, history: outcomes.PresentationHistory, *, today: datetime.date | None = None
+) -> None:
+    """``follow_up_plan`` for a write function that holds the presentation's lock and read its ``history``
+    (with its follow-ups, and the record just saved): no read of its own, one INSERT for what is new,
+    and the follow-ups that change read and saved one by one (none, when a treatment is added)."""
     clinic = presentation.patient.clinic
     today = today or clinic.today()
     now = timezone.now()
     conf = _follow_up_config(follow_up_selectors.clinic_settings_of(clinic))
-    treatments = list(presentation.treatments.order_by("started_on", "pk"))
-    first_visit = presentation.visits.order_by("seen_on", "pk").first()
+    treatments = history.treatments
+    first_visit = history.visits[0] if history.visits else None
     wanted: dict[tuple, follow_up_schedule.PlannedFollowUp] = {}
     if presentation.status not in conf["CANCEL_WHEN_PRESENTATION"]:
         planned = follow_up_schedule.plan(
@@ -535,13 +554,26 @@ def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = 
     baseline_clinician = (
         first_visit.clinician_id if first_visit else (treatments[0].clinician_id if treatments else None)
     )
-    existing = {
-        (f.time_point, f.treatment_id): f for f in presentation.follow_ups.exclude(status=FollowUpStatus.CANCELLED)
-    }
+    existing = {row.key: row for row in history.follow_ups}
 
-    for key, follow_up in existing.items():
-        if follow_up.status in follow_up_transitions.ANSWERED_STATUSES:
-            continue
+    def clinician_for(key) -> int | None:
+        return baseline_clinician if key[1] is None else clinician_of.get(key[1])
+
+    def dates_of(item) -> tuple[datetime.date, datetime.date, datetime.date]:
+        return (item.due_on, item.window_opens_on, item.window_closes_on)
+
+    changing = {
+        row.pk: row.key
+        for row in existing.values()
+        if row.status not in follow_up_transitions.ANSWERED_STATUSES
+        and (
+            row.key not in wanted
+            or dates_of(wanted[row.key]) != dates_of(row)
+            or clinician_for(row.key) != row.clinician_id
+        )
+    }
+    for follow_up in FollowUp.objects.filter(pk__in=changing) if changing else ():
+        key = changing[follow_up.pk]
         planned = wanted.get(key)
         if planned is None:
             follow_up_transitions.move(follow_up, FollowUpStatus.CANCELLED, at=now)
@@ -549,9 +581,8 @@ def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = 
             _follow_up_revoke_links(follow_up, "The follow-up was cancelled.", now)
             follow_up.save()
             continue
-        dates = (planned.due_on, planned.window_opens_on, planned.window_closes_on)
-        if dates != (follow_up.due_on, follow_up.window_opens_on, follow_up.window_closes_on):
-            follow_up.due_on, follow_up.window_opens_on, follow_up.window_closes_on = dates
+        if dates_of(planned) != dates_of(follow_up):
+            follow_up.due_on, follow_up.window_opens_on, follow_up.window_closes_on = dates_of(planned)
             # Asked afresh in the new window: back to scheduled, then wherever the dates put it.
             follow_up_transitions.move(follow_up, FollowUpStatus.SCHEDULED, at=now)
             follow_up_transitions.move(
@@ -568,19 +599,14 @@ def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = 
                 else _first_message_at(planned.window_opens_on, clinic, conf)
             )
             _follow_up_revoke_links(follow_up, "The follow-up was re-dated.", now)
-            follow_up.save()
-        clinician_id = baseline_clinician if key[1] is None else clinician_of.get(key[1])
-        if clinician_id != follow_up.clinician_id:
-            follow_up.clinician_id = clinician_id
-            follow_up.save(update_fields=["clinician", "updated_at"])
+        follow_up.clinician_id = clinician_for(key)
+        follow_up.save()
 
-    for key, planned in wanted.items():
-        if key in existing or planned.window_closes_on < today:
-            continue
-        FollowUp.objects.create(
+    new = [
+        FollowUp(
             presentation=presentation,
             treatment_id=planned.treatment_id,
-            clinician_id=baseline_clinician if planned.treatment_id is None else clinician_of[planned.treatment_id],
+            clinician_id=clinician_for(key),
             time_point=planned.time_point,
             due_on=planned.due_on,
             window_opens_on=planned.window_opens_on,
@@ -591,7 +617,11 @@ def follow_up_plan(*, presentation: Presentation, today: datetime.date | None = 
             status_changed_at=now,
             next_message_at=_first_message_at(planned.window_opens_on, clinic, conf),
         )
-    return list(presentation.follow_ups.exclude(status=FollowUpStatus.CANCELLED).order_by("due_on", "pk"))
+        for key, planned in wanted.items()
+        if key not in existing and planned.window_closes_on >= today
+    ]
+    if new:
+        FollowUp.objects.bulk_create(new)
 
 
 def _lock_follow_up(follow_up: FollowUp) -> FollowUp:

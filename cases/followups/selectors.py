@@ -12,7 +12,13 @@ from .transitions import OPEN_STATUSES
 
 
 def clinic_settings_of(clinic) -> ClinicFollowUpSettings | None:
-    """The clinic's own follow-up settings, or None when it keeps the deployment's defaults."""
+    """The clinic's own follow-up settings, or None when it keeps the deployment's defaults.
+
+    Read with the clinic when it was (``select_related("…clinic__follow_up_settings")``, as the services'
+    presentation lock does); otherwise read now, never from an earlier access's cache.
+    """
+    if ClinicFollowUpSettings.clinic.field.remote_field.is_cached(clinic):
+        return clinic.follow_up_settings if hasattr(clinic, "follow_up_settings") else None
     return ClinicFollowUpSettings.objects.filter(clinic=clinic).first()
 
 

@@ -93,16 +93,17 @@ def test_presentation_detail_and_actions_query_counts_do_not_depend_on_history_l
 
 
 # Creates through the API, with an Idempotency-Key (docs/benchmarks.md names each query and why it is needed):
-# token with roles; BEGIN; the key's record; the presentation the body names (scoped); the same presentation
-# locked; its treatments and visits (one UNION ALL); the INSERT, its history row and its audit event; the
-# outcome facts that changed (none here: a visit after every assessment moves no stored fact); the key's
-# record completed; COMMIT. The ladder, the ranges and the clinician rule are all checked without a query.
-VISIT_CREATE_QUERIES = 11
-VISIT_CREATE_MOVING_FACTS_QUERIES = 12  # + the upsert of the facts the visit changed
-# The same up to the facts (a new treatment always has new facts), then the follow-up plan
-# (cases.services.follow_up_plan): its savepoint, the clinic's follow-up settings, the treatments, the
-# first visit, the follow-ups already planned, one INSERT per new follow-up, the follow-ups again.
-TREATMENT_CREATE_QUERIES = 20
+# token with roles; BEGIN; the key's record; the presentation the body names, in the caller's scope and
+# locked in the same query (with its clinic's follow-up settings); its treatments and visits (one UNION ALL);
+# the INSERT, its history row and its audit event; the outcome facts that changed (none here: a visit after
+# every assessment moves no stored fact); the key's record completed; COMMIT. The ladder, the ranges and
+# the clinician rule are all checked without a query.
+VISIT_CREATE_QUERIES = 10
+VISIT_CREATE_MOVING_FACTS_QUERIES = 11  # + the upsert of the facts the visit changed
+# The same, with the follow-ups already planned read in the same UNION ALL, the facts' upsert (a new
+# treatment always has new facts) and one INSERT of the new treatment's follow-ups
+# (cases.services.follow_up_plan): nothing already planned changes when a treatment is added.
+TREATMENT_CREATE_QUERIES = 12
 
 
 def presentation_with_history(clinic, podiatrist, visits: int):

@@ -268,15 +268,31 @@ PARENT_FIELDS = [
 ]
 
 
+# With an Idempotency-Key the body's presentation is found and locked in one query (the create's one
+# transaction); without one it is found, then locked by the service: the scope is the same either way.
+KEYED = pytest.mark.parametrize("headers", [{}, {"HTTP_IDEMPOTENCY_KEY": "scoping-1"}], ids=["plain", "keyed"])
+
+
+@KEYED
 @pytest.mark.parametrize(("resource", "parent_field"), PARENT_FIELDS)
-def test_creating_under_another_clinics_record_answers_400_does_not_exist(api, ours, theirs, resource, parent_field):
+def test_creating_under_another_clinics_record_answers_400_does_not_exist(
+    api, ours, theirs, resource, parent_field, headers
+):
     body = create_body(resource, theirs)
+    missing = {**body, parent_field: body[parent_field] + 10_000}
     before = snapshot()
 
-    response = api.post(f"/api/v1/{resource}/", body, format="json")
+    response = api.post(f"/api/v1/{resource}/", body, format="json", **headers)
+    absent_headers = {"HTTP_IDEMPOTENCY_KEY": "scoping-2"} if headers else {}
+    absent = api.post(f"/api/v1/{resource}/", missing, format="json", **absent_headers)
 
     problem = assert_problem(response, 400)
     assert "does not exist" in " ".join(problem["errors"][parent_field])
+    # Word for word what an id that exists nowhere gets, but for the id itself.
+    assert assert_problem(absent, 400)["errors"][parent_field] == [
+        message.replace(str(body[parent_field]), str(missing[parent_field]))
+        for message in problem["errors"][parent_field]
+    ]
     assert snapshot() == before
 
 
@@ -422,11 +438,14 @@ def test_reviewer_role_in_a_clinic_refuses_archiving_its_patient(split_roles, th
     assert theirs.patient.archived is False
 
 
+@KEYED
 @pytest.mark.parametrize(("resource", "parent_field"), PARENT_FIELDS)
-def test_reviewer_role_in_a_clinic_refuses_creating_under_its_records(split_roles, theirs, resource, parent_field):
+def test_reviewer_role_in_a_clinic_refuses_creating_under_its_records(
+    split_roles, theirs, resource, parent_field, headers
+):
     before = snapshot()
 
-    response = split_roles.post(f"/api/v1/{resource}/", create_body(resource, theirs), format="json")
+    response = split_roles.post(f"/api/v1/{resource}/", create_body(resource, theirs), format="json", **headers)
 
     problem = assert_problem(response, 400)
     assert "does not exist" in " ".join(problem["errors"][parent_field])

@@ -569,6 +569,35 @@ def test_two_concurrent_injections_cannot_both_slip_under_the_yearly_limit(on_po
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_presentation_locked_where_it_is_found_serialises_two_creates_as_well(on_postgres, monkeypatch):
+    """The API's keyed create: the body's presentation is found and locked in one query
+    (``presentation_for_write``) and the service writes under that lock instead of taking its own."""
+    presentation = on_the_injection_rung()
+    clinician = treating_clinician(presentation)
+    stored_injection(presentation, D(2026, 3, 2))
+    stored_injection(presentation, D(2026, 4, 6))
+    validate = Treatment.full_clean
+
+    def slow_full_clean(treatment, *args, **kwargs):
+        validate(treatment, *args, **kwargs)
+        time.sleep(0.5)
+
+    def keyed_start(day):
+        with services.single_transaction():
+            found = services.presentation_for_write(Presentation.objects.all(), presentation.pk)
+            return services.treatment_start(
+                presentation=found, kind=INJECTION, clinician=clinician, started_on=day, **STEROID
+            )
+
+    monkeypatch.setattr(Treatment, "full_clean", slow_full_clean)
+    outcomes = _run_together(*[lambda day=day: keyed_start(day) for day in (D(2026, 5, 11), D(2026, 6, 15))])
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, ValidationError)]
+    assert len(refusals) == 1, outcomes
+    assert ladder_rules(refusals[0]) == ["injection_yearly_limit"]
+    assert presentation.treatments.filter(kind=INJECTION).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_locked_presentation_does_not_block_writes_to_another_in_the_same_clinic(on_postgres):
     first = on_the_injection_rung()
     second = on_the_injection_rung(patient__clinic=first.patient.clinic)

@@ -51,6 +51,13 @@ def clinician(clinic):
     return user
 
 
+@pytest.fixture
+def other_clinician(clinic):
+    user = UserFactory(username="dr-other")
+    MembershipFactory(user=user, clinic=clinic, role=Role.PODIATRIST)
+    return user
+
+
 # Placeholder texts only: the licensed MOxFQ wording never enters the repository (DOMAIN.md §6).
 PLACEHOLDER_DOMAINS = ["walking-standing"] * 7 + ["pain"] * 5 + ["social-interaction"] * 4
 

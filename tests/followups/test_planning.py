@@ -135,3 +135,26 @@ def test_a_clinics_own_window_is_used_when_it_has_one(clinic, clinician):
         clinic.today() - datetime.timedelta(days=2),
         clinic.today() + datetime.timedelta(days=10),
     )
+
+
+def test_a_treatments_new_clinician_takes_over_its_unanswered_follow_ups_and_the_answered_keep_theirs(
+    clinic, clinician, other_clinician
+):
+    presentation, treatment = case_with_procedure(clinic, clinician, weeks_ago=6)
+    week_6 = open_plan(presentation)[("week_6", treatment.pk)]
+    answer(week_6, clinician)
+
+    services.treatment_update(treatment=treatment, clinician=other_clinician)
+
+    plan = open_plan(presentation)
+    assert plan[("week_6", treatment.pk)].clinician == clinician  # answered: as it was
+    assert plan[("month_6", treatment.pk)].clinician == other_clinician
+    assert plan[("month_12", treatment.pk)].clinician == other_clinician
+
+
+def test_without_a_visit_the_baseline_follows_the_first_treatments_clinician(clinic, clinician, other_clinician):
+    presentation, treatment = case_with_procedure(clinic, clinician, weeks_ago=0)
+
+    services.treatment_update(treatment=treatment, clinician=other_clinician)
+
+    assert open_plan(presentation)[("baseline", None)].clinician == other_clinician
