@@ -11,7 +11,7 @@ are formatted by DRF as its settings say). ``tests/api/test_representations.py``
 output equal to DRF's own walk for every resource.
 
 ``attach_facts`` loads what a presentation's representation reads — its treatments and visits as
-plain rows, its summary and the ladder's next step — for a whole page in two queries.
+plain rows, its summary and the ladder's next step — for a whole page in one query.
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ import operator
 import types
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
+import orjson
+from django.db import NotSupportedError
+from django.db.models import DateField, Expression, F, IntegerField, TextField, Value
 from django.db.models.manager import BaseManager
 from django.utils import timezone
 from rest_framework import ISO_8601, relations, serializers
@@ -36,21 +39,144 @@ from cases.models import Presentation, Treatment, Visit
 Writer = Callable[[Any], dict[str, Any]]
 Formatter = Callable[[Any], Any]
 
-# What the recommendation, the treatment summaries and the presentation summary read of a presentation's records.
-TREATMENT_FACTS = (
-    "presentation_id",
-    "kind",
-    "started_on",
-    "ended_on",
-    "response",
-    "response_assessed_on",
-    "justification",
-)
-VISIT_FACTS = ("presentation_id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
+
+class TreatmentFactRow(NamedTuple):
+    """What the recommendation and the treatment summaries read of a treatment (``ladder.TreatmentFacts``)."""
+
+    pk: int
+    presentation_id: int
+    kind: str
+    started_on: datetime.date
+    ended_on: datetime.date | None
+    response: str
+    response_assessed_on: datetime.date | None
+    justification: str
+
+
+class VisitFactRow(NamedTuple):
+    """What the recommendation and the presentation summary read of a visit (``ladder.VisitFacts``)."""
+
+    presentation_id: int
+    seen_on: datetime.date
+    pain_walking: int
+    pain_rest: int
+    relief_since_previous: str
+
+
+_NULL_DATE = Value(None, output_field=DateField())
+_NULL_NUMBER = Value(None, output_field=IntegerField())
+_EMPTY = Value("", output_field=TextField())
+# One column list for both kinds of row: (is a visit, presentation, id, date, then each kind's own).
+_FACT_COLUMNS = ("f_visit", "f_presentation", "f_pk", "f_day", "f_kind", "f_ended", "f_response", "f_assessed")
+_FACT_COLUMNS += ("f_justification", "f_pain_walking", "f_pain_rest")
+
+
+def _facts_of_page(presentation_ids) -> Iterable[tuple]:
+    """The page's treatments and visits in one query (a UNION ALL), each kind in the ladder's order (date, id)."""
+    treatments = (
+        Treatment.objects.filter(presentation_id__in=presentation_ids)
+        .order_by()
+        .annotate(
+            f_visit=Value(False),
+            f_presentation=F("presentation_id"),
+            f_pk=F("pk"),
+            f_day=F("started_on"),
+            f_kind=F("kind"),
+            f_ended=F("ended_on"),
+            f_response=F("response"),
+            f_assessed=F("response_assessed_on"),
+            f_justification=F("justification"),
+            f_pain_walking=_NULL_NUMBER,
+            f_pain_rest=_NULL_NUMBER,
+        )
+        .values_list(*_FACT_COLUMNS)
+    )
+    visits = (
+        Visit.objects.filter(presentation_id__in=presentation_ids)
+        .order_by()
+        .annotate(
+            f_visit=Value(True),
+            f_presentation=F("presentation_id"),
+            f_pk=F("pk"),
+            f_day=F("seen_on"),
+            f_kind=_EMPTY,
+            f_ended=_NULL_DATE,
+            f_response=F("relief_since_previous"),
+            f_assessed=_NULL_DATE,
+            f_justification=_EMPTY,
+            f_pain_walking=F("pain_walking"),
+            f_pain_rest=F("pain_rest"),
+        )
+        .values_list(*_FACT_COLUMNS)
+    )
+    return treatments.union(visits, all=True).order_by("f_day", "f_pk")
+
+
+# The columns each JSON row carries (``with_fact_rows``), in this order.
+_TREATMENT_ROW = ("id", "kind", "started_on", "ended_on", "response", "response_assessed_on", "justification")
+_VISIT_ROW = ("id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
+
+
+class _RowsOfPresentation(Expression):
+    """The outer presentation's treatments or visits as a JSON array of arrays: a correlated subquery on the
+    page query's own row, so that the page and what its representation reads arrive in one round trip.
+
+    JSON, not the ORM's rows: each row is a handful of values, and one JSON text per presentation is
+    decoded far faster than a second query's rows are compiled, fetched and converted. Rows come unordered
+    (SQLite's ``json_group_array`` promises no order); ``attach_facts`` puts them in the ladder's order.
+    """
+
+    output_field = TextField()
+
+    def __init__(self, model, columns: tuple[str, ...]):
+        super().__init__()
+        self.model, self.columns = model, columns
+
+    def as_sql(self, compiler, connection):
+        quote = connection.ops.quote_name
+        outer = f"{compiler.quote_name_unless_alias(compiler.query.get_initial_alias())}.{quote('id')}"
+        values = ", ".join(f"r.{quote(column)}" for column in self.columns)
+        table = quote(self.model._meta.db_table)
+        if connection.vendor == "postgresql":
+            rows = f"json_agg(json_build_array({values}))::text"
+        elif connection.vendor == "sqlite":
+            rows = f"json_group_array(json_array({values}))"
+        else:
+            raise NotSupportedError(f"with_fact_rows has no SQL for {connection.vendor}")
+        # Only the models' own table and column names are interpolated; the subquery takes no value.
+        return f"(SELECT {rows} FROM {table} r WHERE r.{quote('presentation_id')} = {outer})", []  # noqa: S608
+
+
+def with_fact_rows(presentations):
+    """The presentations with their treatments and visits read in the same query (``attach_facts`` uses them)."""
+    return presentations.annotate(
+        treatment_rows=_RowsOfPresentation(Treatment, _TREATMENT_ROW),
+        visit_rows=_RowsOfPresentation(Visit, _VISIT_ROW),
+    )
+
+
+def _day(value: str | None) -> datetime.date | None:
+    return None if value is None else datetime.date.fromisoformat(value)
+
+
+def _fact_rows_of(presentation: Presentation) -> tuple[list[TreatmentFactRow], list[VisitFactRow]]:
+    """What ``with_fact_rows`` read, as the rows ``attach_facts`` gives, in the ladder's order (date, then id)."""
+    pk = presentation.pk
+    treatments = [
+        TreatmentFactRow(row[0], pk, row[1], _day(row[2]), _day(row[3]), row[4], _day(row[5]), row[6])
+        for row in orjson.loads(presentation.treatment_rows or "[]")
+    ]
+    treatments.sort(key=operator.attrgetter("started_on", "pk"))
+    visits = sorted(
+        (_day(row[1]), row[0], VisitFactRow(pk, _day(row[1]), row[2], row[3], row[4]))
+        for row in orjson.loads(presentation.visit_rows or "[]")
+    )
+    return treatments, [visit for _, _, visit in visits]
 
 
 def attach_facts(presentations: Iterable[Presentation]) -> None:
-    """Give each presentation what its representation reads, in two queries for the lot.
+    """Give each presentation what its representation reads: from its own row when the queryset read them
+    (``with_fact_rows``, as the list does), otherwise in one query for the lot.
 
     ``treatment_facts`` and ``visit_facts`` are plain rows carrying exactly what ``ladder.TreatmentFacts``
     and ``ladder.VisitFacts`` name, in the order the ladder reads them (date, then id); the summary
@@ -60,15 +186,35 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
     ``patient__clinic`` loaded.
     """
     by_pk = {p.pk: p for p in presentations}
+    unread = {}
     for p in by_pk.values():
-        p.treatment_facts, p.visit_facts = [], []
-    treatments = Treatment.objects.filter(presentation_id__in=by_pk).order_by("started_on", "pk")
-    for row in treatments.values_list("pk", *TREATMENT_FACTS, named=True):
-        by_pk[row.presentation_id].treatment_facts.append(row)
-    visits = Visit.objects.filter(presentation_id__in=by_pk).order_by("seen_on", "pk")
-    for row in visits.values_list(*VISIT_FACTS, named=True):
-        by_pk[row.presentation_id].visit_facts.append(row)
+        if hasattr(p, "treatment_rows"):
+            p.treatment_facts, p.visit_facts = _fact_rows_of(p)
+        else:
+            p.treatment_facts, p.visit_facts = [], []
+            unread[p.pk] = p
+    if unread:
+        for (
+            is_visit,
+            presentation_id,
+            pk,
+            day,
+            kind,
+            ended,
+            response,
+            assessed,
+            justification,
+            walking,
+            rest,
+        ) in _facts_of_page(list(unread)):
+            if is_visit:
+                unread[presentation_id].visit_facts.append(VisitFactRow(presentation_id, day, walking, rest, response))
+            else:
+                unread[presentation_id].treatment_facts.append(
+                    TreatmentFactRow(pk, presentation_id, kind, day, ended, response, assessed, justification)
+                )
 
+    conf = ladder.LadderSettings.from_settings()
     today_by_clinic: dict[int, datetime.date] = {}
     for p in by_pk.values():
         if not hasattr(p, "current_step"):  # not annotated: the same facts from the rows just read
@@ -81,7 +227,7 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
         if clinic.pk not in today_by_clinic:
             today_by_clinic[clinic.pk] = clinic.today()
         p.next_step = p.recommendation(
-            today=today_by_clinic[clinic.pk], treatments=p.treatment_facts, visits=p.visit_facts
+            today=today_by_clinic[clinic.pk], treatments=p.treatment_facts, visits=p.visit_facts, conf=conf
         )
 
 

@@ -41,7 +41,7 @@ from .renderers import (
     LegacyFHIRJSONRenderer,
     ORJSONRenderer,
 )
-from .representations import attach_facts
+from .representations import attach_facts, with_fact_rows
 
 WRITE_METHODS = ["get", "post", "put", "patch", "head", "options"]
 
@@ -241,7 +241,8 @@ class PresentationViewSet(ClinicRecordViewSet):
         if self.action == "list":
             # A page shows the patient's summary and needs the clinic's time zone (its today): the rest of
             # those rows (contact details among them) is neither read nor converted for 50 rows a page.
-            presentations = presentations.defer(*self.LIST_DEFERS)
+            # Its treatments and visits come with each row (attach_facts reads them from there).
+            presentations = with_fact_rows(presentations.defer(*self.LIST_DEFERS))
         return presentations
 
     LIST_DEFERS = (
@@ -258,7 +259,7 @@ class PresentationViewSet(ClinicRecordViewSet):
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
         if page is not None:
-            attach_facts(page)  # the page's treatments and visits as plain rows: two queries for the page
+            attach_facts(page)  # the recommendation per row, from the treatments and visits read with the page
         return page
 
     @extend_schema(

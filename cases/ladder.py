@@ -12,6 +12,7 @@ which sit between rungs 3 and 4, can be ordered and compared in SQL as well as i
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +20,9 @@ from typing import Protocol
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils import translation
 from django.utils.formats import date_format
 
 from .choices import Relief, Response, TreatmentKind
@@ -97,9 +101,21 @@ def format_day(day: datetime.date) -> str:
     """A day as a person reads it in every ladder text: the active locale's DATE_FORMAT ("8 Nov 2026" in en-gb).
 
     The same format as the templates' ``{{ day|date }}``, so the review page and the reasons it quotes agree;
-    the API's structured fields stay ISO 8601.
+    the API's structured fields stay ISO 8601. Remembered per language and day: a page of recommendations
+    quotes the same few days again and again, and Django's formatter parses the format string each time.
     """
+    return _formatted_day(day, translation.get_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _formatted_day(day: datetime.date, language: str | None) -> str:
     return date_format(day, "DATE_FORMAT")
+
+
+@receiver(setting_changed)
+def _forget_formatted_days(*, setting: str, **kwargs) -> None:
+    if setting in {"DATE_FORMAT", "LANGUAGE_CODE", "FORMAT_MODULE_PATH", "USE_L10N"}:
+        _formatted_day.cache_clear()
 
 
 class TreatmentFacts(Protocol):

@@ -240,14 +240,17 @@ class Presentation(Timestamped):
         today: datetime.date | None = None,
         treatments: list[ladder.TreatmentFacts] | None = None,
         visits: list[ladder.VisitFacts] | None = None,
+        conf: ladder.LadderSettings | None = None,
     ) -> ladder.Recommendation:
         """The ladder's next step for this presentation (prefetch treatments and visits for lists).
 
-        A caller that already holds the facts (in date order) passes them instead.
+        A caller that already holds the facts (in date order) passes them instead, and a caller judging
+        many presentations the ladder's settings read once.
         """
         return ladder.recommend(
             treatments=list(self.treatments.all()) if treatments is None else treatments,
             visits=list(self.visits.all()) if visits is None else visits,
             today=today or self.patient.clinic.today(),
             closed=self.status != PresentationStatus.ACTIVE,
+            conf=conf,
         )

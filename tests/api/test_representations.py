@@ -13,6 +13,7 @@ from api import serializers as api_serializers
 from api.views import ComplicationViewSet, PatientViewSet, PresentationViewSet, TreatmentViewSet, VisitViewSet
 from cases import ladder
 from cases.choices import PresentationStatus, Response
+from cases.models import Presentation
 from cases.selectors import scope
 from tests.factories import ComplicationFactory, PatientFactory, PresentationFactory, TreatmentFactory, VisitFactory
 
@@ -103,14 +104,39 @@ def test_a_summary_annotated_in_sql_and_one_computed_from_the_rows_read_the_same
     assert [(row["current_rung"], row["latest_pain_walking"]) for row in with_rows] == [(None, None), (2, 4), (1, None)]
 
 
-def test_a_page_reads_its_facts_in_two_queries_and_its_output_in_none(records, podiatrist, django_assert_num_queries):
+def test_the_list_reads_its_facts_with_the_page_and_its_output_in_none(records, podiatrist, django_assert_num_queries):
     serializer, page = serializer_and_rows("presentations", podiatrist)
-    with django_assert_num_queries(2):  # the page's treatments, then its visits
+    with django_assert_num_queries(0):  # the treatments and visits came in the page query
         representations.attach_facts(page)
 
     with django_assert_num_queries(0):
         built = [serializer.to_representation(p) for p in page]
     assert [len(row["treatments"]) for row in built] == [0, 2, 1]
+
+
+def test_without_them_in_the_query_the_facts_of_any_number_of_presentations_are_one_query(
+    records, django_assert_num_queries
+):
+    presentations = list(Presentation.objects.select_related("patient__clinic").order_by("pk"))
+    with django_assert_num_queries(1):  # the treatments and visits of them all, one UNION ALL
+        representations.attach_facts(presentations)
+
+
+def test_the_facts_read_with_the_page_are_the_facts_read_on_their_own(records, podiatrist):
+    # Same-day visits and treatments too: the ladder's order is (date, id) whichever way they were read.
+    imaged = records[1]
+    VisitFactory(presentation=imaged, clinician=podiatrist, seen_on=D(2026, 2, 16), pain_walking=6, pain_rest=1)
+    TreatmentFactory(presentation=imaged, clinician=podiatrist, started_on=D(2026, 2, 16), kind="orthosis")
+    _, with_page = serializer_and_rows("presentations", podiatrist)
+    alone = list(Presentation.objects.select_related("patient__clinic").order_by("pk"))
+    representations.attach_facts(with_page)
+    representations.attach_facts(alone)
+
+    def facts(p):
+        return (p.treatment_facts, p.visit_facts, p.current_step, p.latest_pain_walking, p.next_step)
+
+    assert [facts(p) for p in with_page] == [facts(p) for p in alone]
+    assert [v.pain_walking for v in alone[1].visit_facts] == [7, 4, 6]
 
 
 def test_the_list_shows_each_presentations_treatments_in_ladder_order_with_public_rungs(api, records):
