@@ -23,6 +23,7 @@ import shutil
 import sys
 import time
 import urllib.parse
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -235,19 +236,25 @@ def measure(
     extra_env=None,
     connections=None,
     cookies: list[str] | None = None,
+    idempotent: bool = False,
 ):
     """One scenario under load; ``connections`` overrides the default (1 measures latency alone, for reports).
 
     ``cookies`` (signed-in sessions, ``bench.sessions``) instead of a token load an admin page: wrk sends
-    them in turn (``session.lua``).
+    them in turn (``session.lua``). ``idempotent``: every request, the warm-up and counted ones too,
+    carries an ``Idempotency-Key`` of its own.
     """
     cookie = cookies[0] if cookies else None
     if cookies:
         script, extra_env = "session.lua", {**(extra_env or {}), "BENCH_COOKIES": ",".join(cookies)}
+
+    def key() -> dict:
+        return {"Idempotency-Key": f"bench-{uuid.uuid4()}"} if idempotent else {}
+
     with Gunicorn(args) as server:
-        for _ in range(3):
-            server.request(method, path, token=token, body=body, cookie=cookie)  # warm every import and connection
-        queries = server.queries_per_request(method, path, token, body, cookie=cookie)
+        for _ in range(3):  # warm every import and connection
+            server.request(method, path, token=token, body=body, cookie=cookie, headers=key())
+        queries = server.queries_per_request(method, path, token, body, cookie=cookie, headers=key())
         result = server.wrk(args, path, token, script, extra_env, connections)
         result.update(
             name=name,
@@ -428,19 +435,7 @@ def main(argv: list[str] | None = None) -> None:
             root,
             connections=1,
         ),
-        measure(
-            args,
-            "create a visit",
-            "/api/v1/visits/",
-            podiatrist,
-            script="create_visit.lua",
-            method="POST",
-            body=_visit_body(ids["writable_presentations"][0], ids["today"]),
-            extra_env={
-                "BENCH_PRESENTATIONS": ",".join(map(str, ids["writable_presentations"])),
-                "BENCH_TODAY": ids["today"],
-            },
-        ),
+        *create_runs(args, ids, podiatrist),
     ]
     if people:
         runs += workspace_runs(args, ids, people)
@@ -481,6 +476,37 @@ def main(argv: list[str] | None = None) -> None:
 
     write_results(results, Path(args.output))
     print(f"Wrote {args.output}.md")
+
+
+def create_runs(args, ids: dict, token: str) -> list[dict]:
+    """Writes: a visit as round one measured it (no key), then a visit and a treatment each with an
+    ``Idempotency-Key`` of its own (the API's one-transaction create, as a careful client sends it)."""
+    under = ids["writable_presentations"]
+    env = {"BENCH_PRESENTATIONS": ",".join(map(str, under)), "BENCH_TODAY": ids["today"]}
+    writes = [
+        ("create a visit", "/api/v1/visits/", "visit", False),
+        ("create a visit, Idempotency-Key", "/api/v1/visits/", "visit", True),
+        ("start a treatment, Idempotency-Key", "/api/v1/treatments/", "treatment", True),
+    ]
+    return [
+        measure(
+            args,
+            name,
+            path,
+            token,
+            script="create.lua",
+            method="POST",
+            body=(_visit_body if record == "visit" else _treatment_body)(under[0], ids["today"]),
+            extra_env={**env, "BENCH_RECORD": record, "BENCH_IDEMPOTENT": "1" if keyed else "0"},
+            idempotent=keyed,
+        )
+        for name, path, record, keyed in writes
+    ]
+
+
+def _treatment_body(presentation_id: int, today: str) -> dict:
+    # Footwear modification, the first rung: the ladder accepts it again on any presentation.
+    return {"presentation": presentation_id, "started_on": today, "kind": "footwear_modification"}
 
 
 def _visit_body(presentation_id: int, today: str) -> dict:

@@ -131,9 +131,10 @@ class Gunicorn:
         count: bool = False,
         timeout: float = 120,
         cookie: str | None = None,
+        headers: dict | None = None,
     ) -> tuple[http.client.HTTPResponse, bytes]:
         connection = self.connection(timeout)
-        headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
+        headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https", **(headers or {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if cookie:
@@ -151,9 +152,15 @@ class Gunicorn:
         return response, payload
 
     def queries_per_request(
-        self, method: str, path: str, token: str | None, body: dict | None = None, cookie: str | None = None
+        self,
+        method: str,
+        path: str,
+        token: str | None,
+        body: dict | None = None,
+        cookie: str | None = None,
+        headers: dict | None = None,
     ) -> int:
-        response, _ = self.request(method, path, token=token, body=body, count=True, cookie=cookie)
+        response, _ = self.request(method, path, token=token, body=body, count=True, cookie=cookie, headers=headers)
         return int(response.headers["X-Bench-Queries"])
 
     def wrk_command(
