@@ -34,7 +34,7 @@ from rest_framework.fields import SkipField, empty
 from rest_framework.settings import api_settings
 
 from cases import ladder
-from cases.models import Presentation, Treatment, Visit
+from cases.models import Clinic, Presentation, Treatment, Visit
 
 Writer = Callable[[Any], dict[str, Any]]
 Formatter = Callable[[Any], Any]
@@ -183,7 +183,8 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
     (``current_step``, ``last_visit_on``, ``latest_pain_walking``, ``latest_pain_rest``) comes from them
     unless the queryset annotated it (``with_summary``), and
     ``next_step`` is the ladder's recommendation on the clinic's today. The presentations need their
-    ``patient__clinic`` loaded.
+    patient loaded, and their clinic's time zone: annotated as ``clinic_time_zone`` (as the list does),
+    or with the clinic loaded.
     """
     by_pk = {p.pk: p for p in presentations}
     unread = {}
@@ -215,7 +216,7 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
                 )
 
     conf = ladder.LadderSettings.from_settings()
-    today_by_clinic: dict[int, datetime.date] = {}
+    today_in: dict[str, datetime.date] = {}
     for p in by_pk.values():
         if not hasattr(p, "current_step"):  # not annotated: the same facts from the rows just read
             latest = p.visit_facts[-1] if p.visit_facts else None
@@ -223,11 +224,11 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
             p.last_visit_on = latest and latest.seen_on
             p.latest_pain_walking = latest and latest.pain_walking
             p.latest_pain_rest = latest and latest.pain_rest
-        clinic = p.patient.clinic
-        if clinic.pk not in today_by_clinic:
-            today_by_clinic[clinic.pk] = clinic.today()
+        zone = p.clinic_time_zone if hasattr(p, "clinic_time_zone") else p.patient.clinic.time_zone
+        if zone not in today_in:
+            today_in[zone] = Clinic.today_in(zone)
         p.next_step = p.recommendation(
-            today=today_by_clinic[clinic.pk], treatments=p.treatment_facts, visits=p.visit_facts, conf=conf
+            today=today_in[zone], treatments=p.treatment_facts, visits=p.visit_facts, conf=conf
         )
 
 

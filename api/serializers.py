@@ -373,8 +373,8 @@ class PresentationSerializer(WriteSerializer):
     """A neuroma presentation with what a clinician scans: its patient, current rung, latest pain, treatments
     and the treatment ladder's recommended next step."""
 
-    # The summary, the treatments and the next step are read from ``attach_facts``: a list attaches them
-    # for its whole page in two queries, a single record gets them on first output.
+    # The summary, the treatments and the next step are read from ``attach_facts``: a list's page query
+    # brings them with each row (``with_fact_rows``), a single record gets them on first output.
     parent_field = "patient"
     patient = ScopedRelatedField(queryset=Patient.objects.all())
     symptoms = CodeSetField(choices=Symptom.choices, required=False)

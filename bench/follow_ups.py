@@ -192,6 +192,10 @@ def queries_per_batch(batch_sizes: tuple[int, ...] = (50, 200), rows: int = QUER
     # The run's environment names the dummy backend already (bench.server.django_env); this says so again here.
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
         _remove_baselines()
+        # Once first, so that the count with nothing due is the steady one: the first run after a load
+        # also moves the statuses of follow-ups whose dates have passed (bench.follow_ups' time points
+        # among them), which a run that sends does not repeat, and would be subtracted from it.
+        follow_up_send_due(batch_size=batch_sizes[0])
         with CaptureQueriesContext(connection) as idle:
             follow_up_send_due(batch_size=batch_sizes[0])
         for batch_size in batch_sizes:

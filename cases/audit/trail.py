@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.signals import user_logged_in, user_login_failed
-from django.db import models
+from django.db import NotSupportedError, models
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -83,13 +83,17 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit event for ``record`` (a clinical record) or ``records`` (a list's page), in one INSERT.
 
+    ``patient_ids`` may be a queryset of records with a ``patient_id`` (an export): the database then
+    gathers their distinct patients into the event in the same INSERT.
+
     The actor, token, address, request id and door (``via``) come from the current context unless given.
     The clinic is the record's; for a list, the one clinic its rows belong to (or the actor's only clinic).
     """
     context = current_context()
     request = request or context.request
     user = user or current_user()
-    patient_ids = list(patient_ids or [])
+    in_database = isinstance(patient_ids, models.QuerySet)
+    patient_ids = _PatientIdsOf(patient_ids) if in_database else list(patient_ids or [])
     if record is not None:
         object_type = object_type or record._meta.label_lower
         object_id = object_id or str(record.pk)
@@ -104,7 +108,7 @@ def audit_record(
     if clinic_id is None:
         clinic_id = _single_clinic(user)
     auth = getattr(request, "auth", None)
-    return AuditEvent.objects.create(
+    event = AuditEvent.objects.create(
         actor=user,
         actor_label=label or context.label or (user.get_username() if user is not None else ""),
         api_token_id=getattr(auth, "pk", None),
@@ -121,6 +125,33 @@ def audit_record(
         client_ip=_client_ip(request),
         request_id=get_request_id() or "",
     )
+    if in_database:
+        event.__dict__.pop("patient_ids")  # written by the database: read on first use, like a deferred field
+    return event
+
+
+class _PatientIdsOf(models.Expression):
+    """The distinct patient ids of a queryset's ``patient_id`` values as a JSON array, worked out by the
+    database inside the audit event's INSERT: an export of every patient never holds their ids in Python."""
+
+    output_field = models.JSONField()
+
+    def __init__(self, queryset: models.QuerySet):
+        super().__init__()
+        self.queryset = queryset
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        return self
+
+    def as_sql(self, compiler, connection):
+        inner, params = self.queryset.order_by().values("patient_id").query.get_compiler(connection=connection).as_sql()
+        if connection.vendor == "postgresql":
+            rows = "COALESCE(jsonb_agg(DISTINCT s.patient_id ORDER BY s.patient_id), '[]'::jsonb)"
+            return f"(SELECT {rows} FROM ({inner}) s)", params  # noqa: S608
+        if connection.vendor == "sqlite":
+            ids = f"SELECT DISTINCT patient_id FROM ({inner}) ORDER BY patient_id"  # noqa: S608
+            return f"(SELECT json_group_array(patient_id) FROM ({ids}))", params  # noqa: S608
+        raise NotSupportedError(f"audit_record has no SQL for a queryset's patient ids on {connection.vendor}")
 
 
 @receiver(user_logged_in, dispatch_uid="audit-login")

@@ -39,7 +39,12 @@ class Clinic(models.Model):
         return self.name
 
     def today(self) -> datetime.date:
-        return timezone.localdate(timezone=zoneinfo.ZoneInfo(self.time_zone))
+        return self.today_in(self.time_zone)
+
+    @staticmethod
+    def today_in(time_zone: str) -> datetime.date:
+        """The date in a clinic's time zone, for a caller that read the zone without the clinic."""
+        return timezone.localdate(timezone=zoneinfo.ZoneInfo(time_zone))
 
 
 class Membership(models.Model):

@@ -163,3 +163,25 @@ def test_no_audit_row_holds_a_name_an_mrn_or_a_birth_date(api, clinic):
     for secret in ("SECRET-MRN", "Zebedee", "Quillfeather", patient.birth_date.isoformat()):
         assert secret not in stored
     assert AuditEvent.objects.count() == 3
+
+
+def test_the_csv_export_records_every_exported_patient_once_and_no_other(api, clinic, other_clinic):
+    # Two presentations of one patient, one of another, and another clinic's patient the export leaves out.
+    twice = PatientFactory(clinic=clinic)
+    PresentationFactory(patient=twice, foot="left")
+    PresentationFactory(patient=twice, foot="right")
+    once = PresentationFactory(patient__clinic=clinic).patient
+    PresentationFactory(patient__clinic=other_clinic)
+
+    response = get(api, "/api/v1/presentations/export/", format="csv")
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+
+    event = only_event(action=AuditAction.EXPORT)
+    assert (event.object_type, event.patient_ids) == ("cases.presentation", sorted([twice.pk, once.pk]))
+
+
+def test_an_export_with_nothing_to_export_records_no_patient(api, clinic):
+    response = get(api, "/api/v1/presentations/export/", format="csv")
+    b"".join(response.streaming_content)
+    assert only_event(action=AuditAction.EXPORT).patient_ids == []
