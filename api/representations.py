@@ -22,7 +22,7 @@ import operator
 import types
 from collections.abc import Callable, Iterable
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from django.db import NotSupportedError
@@ -40,35 +40,12 @@ Writer = Callable[[Any], dict[str, Any]]
 Formatter = Callable[[Any], Any]
 
 
-class TreatmentFactRow(NamedTuple):
-    """What the recommendation and the treatment summaries read of a treatment (``ladder.TreatmentFacts``)."""
-
-    pk: int
-    presentation_id: int
-    kind: str
-    started_on: datetime.date
-    ended_on: datetime.date | None
-    response: str
-    response_assessed_on: datetime.date | None
-    justification: str
-
-
-class VisitFactRow(NamedTuple):
-    """What the recommendation and the presentation summary read of a visit (``ladder.VisitFacts``)."""
-
-    presentation_id: int
-    seen_on: datetime.date
-    pain_walking: int
-    pain_rest: int
-    relief_since_previous: str
-
-
 _NULL_DATE = Value(None, output_field=DateField())
 _NULL_NUMBER = Value(None, output_field=IntegerField())
 _EMPTY = Value("", output_field=TextField())
 # One column list for both kinds of row: (is a visit, presentation, id, date, then each kind's own).
 _FACT_COLUMNS = ("f_visit", "f_presentation", "f_pk", "f_day", "f_kind", "f_ended", "f_response", "f_assessed")
-_FACT_COLUMNS += ("f_justification", "f_pain_walking", "f_pain_rest")
+_FACT_COLUMNS += ("f_justification", "f_clinician", "f_pain_walking", "f_pain_rest")
 
 
 def _facts_of_page(presentation_ids) -> Iterable[tuple]:
@@ -86,6 +63,7 @@ def _facts_of_page(presentation_ids) -> Iterable[tuple]:
             f_response=F("response"),
             f_assessed=F("response_assessed_on"),
             f_justification=F("justification"),
+            f_clinician=F("clinician_id"),
             f_pain_walking=_NULL_NUMBER,
             f_pain_rest=_NULL_NUMBER,
         )
@@ -104,6 +82,7 @@ def _facts_of_page(presentation_ids) -> Iterable[tuple]:
             f_response=F("relief_since_previous"),
             f_assessed=_NULL_DATE,
             f_justification=_EMPTY,
+            f_clinician=F("clinician_id"),
             f_pain_walking=F("pain_walking"),
             f_pain_rest=F("pain_rest"),
         )
@@ -113,7 +92,16 @@ def _facts_of_page(presentation_ids) -> Iterable[tuple]:
 
 
 # The columns each JSON row carries (``with_fact_rows``), in this order.
-_TREATMENT_ROW = ("id", "kind", "started_on", "ended_on", "response", "response_assessed_on", "justification")
+_TREATMENT_ROW = (
+    "id",
+    "kind",
+    "started_on",
+    "ended_on",
+    "response",
+    "response_assessed_on",
+    "justification",
+    "clinician_id",
+)
 _VISIT_ROW = ("id", "seen_on", "pain_walking", "pain_rest", "relief_since_previous")
 
 
@@ -159,16 +147,16 @@ def _day(value: str | None) -> datetime.date | None:
     return None if value is None else datetime.date.fromisoformat(value)
 
 
-def _fact_rows_of(presentation: Presentation) -> tuple[list[TreatmentFactRow], list[VisitFactRow]]:
+def _fact_rows_of(presentation: Presentation) -> tuple[list[ladder.PlainTreatment], list[ladder.PlainVisit]]:
     """What ``with_fact_rows`` read, as the rows ``attach_facts`` gives, in the ladder's order (date, then id)."""
     pk = presentation.pk
     treatments = [
-        TreatmentFactRow(row[0], pk, row[1], _day(row[2]), _day(row[3]), row[4], _day(row[5]), row[6])
+        ladder.PlainTreatment(row[0], pk, row[1], _day(row[2]), _day(row[3]), row[4], _day(row[5]), row[6], row[7])
         for row in orjson.loads(presentation.treatment_rows or "[]")
     ]
     treatments.sort(key=operator.attrgetter("started_on", "pk"))
     visits = sorted(
-        (_day(row[1]), row[0], VisitFactRow(pk, _day(row[1]), row[2], row[3], row[4]))
+        (_day(row[1]), row[0], ladder.PlainVisit(pk, _day(row[1]), row[2], row[3], row[4]))
         for row in orjson.loads(presentation.visit_rows or "[]")
     )
     return treatments, [visit for _, _, visit in visits]
@@ -178,8 +166,8 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
     """Give each presentation what its representation reads: from its own row when the queryset read them
     (``with_fact_rows``, as the list does), otherwise in one query for the lot.
 
-    ``treatment_facts`` and ``visit_facts`` are plain rows carrying exactly what ``ladder.TreatmentFacts``
-    and ``ladder.VisitFacts`` name, in the order the ladder reads them (date, then id); the summary
+    ``treatment_facts`` and ``visit_facts`` are plain rows (``ladder.PlainTreatment``, ``ladder.PlainVisit``),
+    in the order the ladder reads them (date, then id); the summary
     (``current_step``, ``last_visit_on``, ``latest_pain_walking``, ``latest_pain_rest``) comes from them
     unless the queryset annotated it (``with_summary``), and
     ``next_step`` is the ladder's recommendation on the clinic's today. The presentations need their
@@ -195,25 +183,14 @@ def attach_facts(presentations: Iterable[Presentation]) -> None:
             p.treatment_facts, p.visit_facts = [], []
             unread[p.pk] = p
     if unread:
-        for (
-            is_visit,
-            presentation_id,
-            pk,
-            day,
-            kind,
-            ended,
-            response,
-            assessed,
-            justification,
-            walking,
-            rest,
-        ) in _facts_of_page(list(unread)):
+        for is_visit, presentation_id, pk, day, kind, ended, response, assessed, *rest in _facts_of_page(list(unread)):
+            justification, clinician, walking, at_rest = rest
+            facts = unread[presentation_id]
             if is_visit:
-                unread[presentation_id].visit_facts.append(VisitFactRow(presentation_id, day, walking, rest, response))
+                facts.visit_facts.append(ladder.PlainVisit(presentation_id, day, walking, at_rest, response))
             else:
-                unread[presentation_id].treatment_facts.append(
-                    TreatmentFactRow(pk, presentation_id, kind, day, ended, response, assessed, justification)
-                )
+                treatment = (pk, presentation_id, kind, day, ended, response, assessed, justification, clinician)
+                facts.treatment_facts.append(ladder.PlainTreatment(*treatment))
 
     conf = ladder.LadderSettings.from_settings()
     today_in: dict[str, datetime.date] = {}

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -129,6 +129,31 @@ class TreatmentFacts(Protocol):
 
 
 class VisitFacts(Protocol):
+    seen_on: datetime.date
+    pain_walking: int
+    pain_rest: int
+    relief_since_previous: str
+
+
+class PlainTreatment(NamedTuple):
+    """A treatment's ladder facts (``TreatmentFacts``) as plain values, for readers that judge many
+    presentations at once: building a model instance per treatment costs more than judging it."""
+
+    pk: int
+    presentation_id: int
+    kind: str
+    started_on: datetime.date
+    ended_on: datetime.date | None
+    response: str
+    response_assessed_on: datetime.date | None
+    justification: str
+    clinician_id: int | None
+
+
+class PlainVisit(NamedTuple):
+    """A visit's ladder facts (``VisitFacts``) as plain values, with its presentation."""
+
+    presentation_id: int
     seen_on: datetime.date
     pain_walking: int
     pain_rest: int

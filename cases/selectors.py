@@ -818,33 +818,6 @@ _WORKLIST_FIELDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _LadderTreatment:
-    """A treatment's ladder facts (``ladder.TreatmentFacts``), read as plain values: a clinician may have
-    thousands of cases, and building a model instance per treatment costs more than judging it."""
-
-    pk: int
-    presentation_id: int
-    kind: str
-    started_on: datetime.date
-    ended_on: datetime.date | None
-    response: str
-    response_assessed_on: datetime.date | None
-    justification: str
-    clinician_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class _LadderVisit:
-    """A visit's ladder facts (``ladder.VisitFacts``), as plain values."""
-
-    presentation_id: int
-    seen_on: datetime.date
-    pain_walking: int
-    pain_rest: int
-    relief_since_previous: str
-
-
 def _by_presentation(rows) -> dict[int, list]:
     grouped: dict[int, list] = {}
     for row in rows:
@@ -871,16 +844,16 @@ def clinician_worklist(*, user, today: datetime.date | None = None) -> dict[Work
     # limit on query parameters).
     case_ids = mine.values("pk")
     treatments = _by_presentation(
-        _LadderTreatment(*row)
+        ladder.PlainTreatment(*row)
         for row in Treatment.objects.filter(presentation__in=case_ids)
         .order_by("started_on", "pk")
-        .values_list(*_LadderTreatment.__dataclass_fields__)
+        .values_list(*ladder.PlainTreatment._fields)
     )
     visits = _by_presentation(
-        _LadderVisit(*row)
+        ladder.PlainVisit(*row)
         for row in Visit.objects.filter(presentation__in=case_ids)
         .order_by("seen_on", "pk")
-        .values_list(*_LadderVisit.__dataclass_fields__)
+        .values_list(*ladder.PlainVisit._fields)
     )
     sections: dict[WorklistSection, list[WorklistEntry]] = {section: [] for section in WorklistSection}
     zone_today: dict[str, datetime.date] = {}
