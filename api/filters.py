@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Exists, OuterRef, Q
 from django_filters import rest_framework as drf_filters
 from drf_spectacular.utils import extend_schema_field
+from rest_framework import filters as drf_ordering
 from rest_framework.settings import api_settings
 
 from cases import ladder
@@ -30,6 +31,30 @@ class YesNoField(forms.NullBooleanField):
 
 class YesNoFilter(filters.BooleanFilter):
     field_class = YesNoField
+
+
+class OrderingFilter(drf_ordering.OrderingFilter):
+    """DRF's ``?ordering=``, with each field that may be empty sorted by a key that never is.
+
+    The cursor pagination reads its ordering from here, and a page's next cursor asks for the rows past
+    the last one's value: a row whose value is NULL is past nothing, so it would never be reached. A view
+    names such fields in ``ordering_keys`` (public name → an annotation that fills the gap) and annotates
+    those keys; the public names, the schema and the validation stay DRF's. Ties are broken by id.
+    """
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering:
+            return ordering
+        keys = getattr(view, "ordering_keys", {})
+        terms = [
+            ("-" if term.startswith("-") else "") + keys.get(term.lstrip("-"), term.lstrip("-")) for term in ordering
+        ]
+        # Rows that tie on the asked-for field come in id order, so that the cursor's offset within a tie
+        # counts the same rows from one page to the next (PostgreSQL promises no order among ties).
+        if not {"pk", "id"} & {term.lstrip("-") for term in terms}:
+            terms.append("-pk" if terms[0].startswith("-") else "pk")
+        return terms
 
 
 class FilterBackend(drf_filters.DjangoFilterBackend):

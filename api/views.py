@@ -10,14 +10,16 @@ audited by the services they call.
 
 from __future__ import annotations
 
+import datetime
+
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F, Prefetch, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, views, viewsets
 from rest_framework.decorators import action
-from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -73,7 +75,7 @@ class ClinicRecordViewSet(
     """List, create, retrieve and update one kind of clinic record. Clinical records are never deleted here."""
 
     http_method_names = WRITE_METHODS
-    filter_backends = [filters.FilterBackend, OrderingFilter]
+    filter_backends = [filters.FilterBackend, filters.OrderingFilter]
 
     def base_queryset(self):
         raise NotImplementedError
@@ -226,6 +228,11 @@ class PresentationViewSet(ClinicRecordViewSet):
     filterset_class = filters.PresentationFilter
     # current_step: the name this ordering had before current_rung, kept for the clients that use it.
     ordering_fields = ["first_seen_on", "last_visit_on", "current_rung", "current_step", "status", "id"]
+    ordering_keys = {
+        "current_rung": "ordering_rung",
+        "current_step": "ordering_rung",
+        "last_visit_on": "ordering_last_visit",
+    }
     SUMMARY_PARAMETERS = frozenset({"ordering", "rung"})
 
     def base_queryset(self):
@@ -234,7 +241,13 @@ class PresentationViewSet(ClinicRecordViewSet):
         # it needs it in SQL.
         summary = self.action == "list" and bool(self.SUMMARY_PARAMETERS & set(self.request.query_params))
         if summary:
-            presentations = Presentation.objects.with_summary().alias(current_rung=F("current_step"))
+            # The keys the ordering sorts by (ordering_keys): selected, because the next page's cursor is
+            # read from each row's own value, and never NULL, so a case with no treatment or no visit yet
+            # is reached too (as rung 0, and before every visit date).
+            presentations = Presentation.objects.with_summary().annotate(
+                ordering_rung=Coalesce(F("current_step"), 0),
+                ordering_last_visit=Coalesce(F("last_visit_on"), Value(datetime.date.min)),
+            )
         else:
             presentations = Presentation.objects.all()
         if self.action != "list":

@@ -701,6 +701,25 @@ def test_presentations_order_by_first_seen_and_current_rung(api, ladder_position
     assert newest_first == by_first_seen[::-1]
 
 
+@pytest.mark.parametrize(
+    "ordering", ["current_rung", "-current_rung", "current_step", "last_visit_on", "-first_seen_on"]
+)
+def test_every_ordering_pages_through_every_presentation_once(api, clinic, today, ladder_positions, ordering):
+    # Two a page: each page's cursor is read from its last row's value of the ordering, which a case with
+    # no treatment (no rung) or no visit yet (no last visit) lacks.
+    unseen = presentation_in(clinic, today - 3 * DAY)
+    everyone = ids(api.get("/api/v1/presentations/", {"ordering": ordering}))
+    seen, url, params = [], "/api/v1/presentations/", {"ordering": ordering, "page_size": 2}
+    while url:
+        response = api.get(url, params)
+        assert response.status_code == 200, response.content
+        seen += [row["id"] for row in response.json()["results"]]
+        url, params = response.json()["next"], None
+    # Each once (rows that tie on the ordering may come in either order, page by page or all at once).
+    assert len(seen) == len(set(seen))
+    assert sorted(seen) == sorted(everyone) == sorted([unseen.pk, *(p.pk for p in ladder_positions.values())])
+
+
 # Visits
 
 
