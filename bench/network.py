@@ -97,19 +97,7 @@ def _history_rows(
     visits, treatments, complications, by_plan = [], [], [], {}
     for event, plan in events:
         if event == "visit":
-            moxfq = dict(zip(("moxfq_walking_standing", "moxfq_pain", "moxfq_social"), plan.moxfq or (), strict=False))
-            visits.append(
-                Visit(
-                    presentation=presentation,
-                    clinician=clinician,
-                    seen_on=plan.seen_on,
-                    pain_walking=plan.pain_walking,
-                    pain_rest=plan.pain_rest,
-                    relief_since_previous=plan.relief_since_previous,
-                    notes=plan.notes,
-                    **moxfq,
-                )
-            )
+            visits.append(Visit(presentation=presentation, clinician=clinician, **plan.fields()))
         elif event == "start":
             by_plan[plan.pk] = Treatment(
                 presentation=presentation,

@@ -313,6 +313,18 @@ class VisitPlan:
     moxfq: tuple[int, int, int] | None = None
     notes: str = ""
 
+    def fields(self) -> dict[str, Any]:
+        """The visit's recorded fields (its MOxFQ domain scores only when it has them)."""
+        moxfq = dict(zip(("moxfq_walking_standing", "moxfq_pain", "moxfq_social"), self.moxfq or (), strict=False))
+        return {
+            "seen_on": self.seen_on,
+            "pain_walking": self.pain_walking,
+            "pain_rest": self.pain_rest,
+            "relief_since_previous": self.relief_since_previous,
+            "notes": self.notes,
+            **moxfq,
+        }
+
 
 @dataclass
 class ComplicationPlan:
@@ -790,17 +802,7 @@ def _events_write(presentation: Presentation, events: list[tuple[str, Any]], *, 
     treatments: dict[int, Treatment] = {}
     for event, plan in events:
         if event == "visit":
-            moxfq = dict(zip(("moxfq_walking_standing", "moxfq_pain", "moxfq_social"), plan.moxfq or (), strict=False))
-            services.visit_record(
-                presentation=presentation,
-                clinician=clinician,
-                seen_on=plan.seen_on,
-                pain_walking=plan.pain_walking,
-                pain_rest=plan.pain_rest,
-                relief_since_previous=plan.relief_since_previous,
-                notes=plan.notes,
-                **moxfq,
-            )
+            services.visit_record(presentation=presentation, clinician=clinician, **plan.fields())
             created["visits"] += 1
         elif event == "start":
             treatments[plan.pk] = services.treatment_start(

@@ -117,8 +117,23 @@ REVIEW_SORTS: dict[str, str] = {
 _SORT_KEYS = frozenset(key.removeprefix("-") for key in REVIEW_SORTS)
 
 
+class _NamesTheCase:
+    """How a listed case names its patient and site (the review and the worklist show them the same way)."""
+
+    presentation: Presentation
+
+    @property
+    def patient_name(self) -> str:
+        patient = self.presentation.patient
+        return f"{patient.family_name}, {patient.given_name}"
+
+    @property
+    def site(self) -> str:
+        return f"{self.presentation.get_foot_display()} · interspace {self.presentation.interspace}"
+
+
 @dataclass(frozen=True)
-class ReviewEntry:
+class ReviewEntry(_NamesTheCase):
     """One case on the progression review, with every reason it is there.
 
     ``clinician`` is the treating clinician: the one who started the current treatment (the one the
@@ -146,15 +161,6 @@ class ReviewEntry:
         if self.clinician is None:
             return "—"
         return self.clinician.get_full_name() or self.clinician.get_username()
-
-    @property
-    def patient_name(self) -> str:
-        patient = self.presentation.patient
-        return f"{patient.family_name}, {patient.given_name}"
-
-    @property
-    def site(self) -> str:
-        return f"{self.presentation.get_foot_display()} · interspace {self.presentation.interspace}"
 
     @property
     def reason_labels(self) -> list[str]:
@@ -756,7 +762,7 @@ class WorklistSection(StrEnum):
 
 
 @dataclass(frozen=True)
-class WorklistEntry:
+class WorklistEntry(_NamesTheCase):
     presentation: Presentation
     section: WorklistSection
     recommendation: ladder.Recommendation | None
@@ -767,15 +773,6 @@ class WorklistEntry:
     @property
     def rung_label(self) -> str:
         return ladder.rung_label(self.current_step)
-
-    @property
-    def patient_name(self) -> str:
-        patient = self.presentation.patient
-        return f"{patient.family_name}, {patient.given_name}"
-
-    @property
-    def site(self) -> str:
-        return f"{self.presentation.get_foot_display()} · interspace {self.presentation.interspace}"
 
 
 def overdue_follow_ups(*, user, today: datetime.date | None = None) -> list[WorklistEntry]:
